@@ -1,0 +1,60 @@
+using Kinema.Core.Engines;
+using Kinema.Core.Scheduling;
+using Kinema.Core.Storage;
+using Kinema.Core.Storage.Sqlite;
+using Kinema.Core.Tasks;
+using Kinema.Core.Tenants;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Core;
+
+/// <summary>Composes the task core: store, keys, result storage, scheduler and routing.</summary>
+public static class CoreServiceCollectionExtensions
+{
+    /// <summary>Adds the core services for a node whose files live under <paramref name="paths"/>.</summary>
+    public static IServiceCollection AddKinemaCore(this IServiceCollection services, IConfiguration configuration, KinemaPaths paths)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(paths);
+        services.AddOptions<TaskStoreOptions>().BindConfiguration(TaskStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(provider => new SqliteDatabase(
+            paths.Database,
+            provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value.FullSync,
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
+        services.AddSingleton<ITaskStore>(provider => new SqliteTaskStore(
+            provider.GetRequiredService<SqliteDatabase>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value));
+        services.AddSingleton<IApiKeyStore>(provider => new SqliteApiKeyStore(
+            provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(paths.Results));
+        services.AddSingleton<TaskQueueSignal>();
+        services.AddSingleton<EngineRegistry>();
+        services.AddSingleton(_ => ReadRouting(configuration));
+        services.AddSingleton<EngineRouter>();
+        services.AddHostedService<Scheduling.TaskScheduler>();
+        return services;
+    }
+
+    private static ModelRoutingOptions ReadRouting(IConfiguration configuration)
+    {
+        var routing = new ModelRoutingOptions();
+        foreach (var model in configuration.GetSection(ModelRoutingOptions.Section).GetChildren())
+        {
+            var route = new ModelRoute();
+            route.Engines.AddRange(model.GetSection("Engines").GetChildren()
+                .Select(engine => engine.Value)
+                .OfType<string>()
+                .Where(name => name.Length > 0));
+            routing.Models[model.Key] = route;
+        }
+
+        return routing;
+    }
+}

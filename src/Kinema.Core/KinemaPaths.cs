@@ -1,0 +1,29 @@
+namespace Kinema.Core;
+
+/// <summary>Where a Kinema node keeps its files, all under one data directory.</summary>
+public sealed record KinemaPaths(string DataDirectory)
+{
+    /// <summary>The SQLite database.</summary>
+    public string Database => Path.Combine(DataDirectory, "kinema.db");
+    /// <summary>Result files.</summary>
+    public string Results => Path.Combine(DataDirectory, "results");
+    /// <summary>Scratch space of renders in progress.</summary>
+    public string Work => Path.Combine(DataDirectory, "work");
+    /// <summary>The secret that signs result URLs.</summary>
+    public string SigningKey => Path.Combine(DataDirectory, "signing.key");
+    /// <summary>The key <c>serve</c> made on first start, for the CLI on this machine.</summary>
+    public string CliKey => Path.Combine(DataDirectory, "cli.key");
+    /// <summary>Held while a server runs, so two servers never share one SQLite file.</summary>
+    public string LockFile => Path.Combine(DataDirectory, "kinema.lock");
+
+    /// <summary>Resolves the data directory: an explicit value, else <c>KINEMA_DATA</c>, else <c>./.kinema</c>.</summary>
+    public static KinemaPaths Resolve(string? explicitDirectory)
+    {
+        var directory = !string.IsNullOrWhiteSpace(explicitDirectory)
+            ? explicitDirectory
+            : Environment.GetEnvironmentVariable("KINEMA_DATA") is { Length: > 0 } fromEnvironment
+                ? fromEnvironment
+                : ".kinema";
+        return new KinemaPaths(Path.GetFullPath(directory));
+    }
+}

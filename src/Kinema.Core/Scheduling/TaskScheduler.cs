@@ -1,0 +1,202 @@
+using Kinema.Core.Engines;
+using Kinema.Core.Fetching;
+using Kinema.Core.Storage;
+using Kinema.Core.Tasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Core.Scheduling;
+
+/// <summary>
+/// The worker pool: each worker claims the oldest runnable task under a lease, hands it to its engine, keeps the
+/// lease alive while the engine works, stores the result and completes the task. A worker that dies leaves a
+/// lease that runs out; another worker then takes the task again. Completion is fenced by the lease, so a
+/// task is never completed twice.
+/// </summary>
+internal sealed partial class TaskScheduler(
+    ITaskStore store,
+    EngineRegistry engines,
+    IResultStorage storage,
+    IImageSource images,
+    TaskQueueSignal signal,
+    KinemaPaths paths,
+    IOptions<SchedulerOptions> options,
+    ILogger<TaskScheduler> logger) : BackgroundService
+{
+    private readonly SchedulerOptions _options = options.Value;
+    private readonly string _node = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var recovered = await store.RecoverOrphanedLeasesAsync(stoppingToken);
+        if (recovered > 0)
+        {
+            LogRecovered(logger, recovered);
+        }
+
+        var workers = Enumerable.Range(0, _options.Workers)
+            .Select(index => Task.Run(() => RunWorkerAsync($"{_node}/w{index}", stoppingToken), CancellationToken.None));
+        await Task.WhenAll(workers);
+    }
+
+    private async Task RunWorkerAsync(string workerId, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var task = await store.ClaimNextAsync(workerId, _options.LeaseDuration, stoppingToken);
+                if (task is null)
+                {
+                    await signal.WaitAsync(_options.PollInterval, stoppingToken);
+                    continue;
+                }
+
+                await RunTaskAsync(task, workerId, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // The store itself failed (disk full, locked file): back off rather than spin.
+                LogWorkerFault(logger, workerId, exception);
+                await Task.Delay(_options.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task RunTaskAsync(TaskRecord task, string workerId, CancellationToken stoppingToken)
+    {
+        var engine = engines.Find(task.Engine);
+        if (engine is null)
+        {
+            await store.FailAsync(task.Id, workerId, new TaskFailure(
+                "engine_unavailable", $"the engine '{task.Engine}' this task is pinned to is not configured on this server"),
+                CancellationToken.None);
+            return;
+        }
+
+        var workDirectory = Path.Combine(paths.Work, task.Id, $"attempt-{task.Attempts}");
+        if (Directory.Exists(workDirectory))
+        {
+            Directory.Delete(workDirectory, recursive: true);
+        }
+
+        Directory.CreateDirectory(workDirectory);
+        using var leaseLost = new CancellationTokenSource();
+        using var renderCancellation = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leaseLost.Token);
+        await using var heartbeat = new LeaseHeartbeat(store, task.Id, workerId, _options, leaseLost, logger);
+        var started = TimeProvider.System.GetTimestamp();
+        LogStarted(logger, task.Id, engine.Name, task.Attempts);
+        try
+        {
+            var job = new EngineJob(task.Id, task.Request, workDirectory, images, heartbeat);
+            var video = await engine.RenderAsync(job, renderCancellation.Token);
+            var result = await StoreResultAsync(task.Id, video, renderCancellation.Token);
+            await heartbeat.StopAsync();
+            if (await store.CompleteAsync(task.Id, workerId, result, CancellationToken.None))
+            {
+                var elapsed = TimeProvider.System.GetElapsedTime(started);
+                LogCompleted(logger, task.Id, elapsed);
+            }
+            else
+            {
+                LogLeaseLost(logger, task.Id, workerId);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            await heartbeat.StopAsync();
+            // Shutting down: give the task back so the next start resumes it at once.
+            await store.ReleaseAsync(task.Id, workerId, CancellationToken.None);
+            LogReleased(logger, task.Id);
+        }
+        catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
+        {
+            LogLeaseLost(logger, task.Id, workerId);
+        }
+        catch (EngineFailureException failure)
+        {
+            await heartbeat.StopAsync();
+            LogFailed(logger, task.Id, failure.Code, failure.Message);
+            await store.FailAsync(task.Id, workerId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            await heartbeat.StopAsync();
+            LogCrashed(logger, task.Id, exception);
+            await store.FailAsync(task.Id, workerId, new TaskFailure(
+                "internal_error", $"the {engine.Name} engine failed unexpectedly; the server log has the details for task {task.Id}"),
+                CancellationToken.None);
+        }
+        finally
+        {
+            TryDelete(Path.Combine(paths.Work, task.Id));
+        }
+    }
+
+    private async Task<StoredResult> StoreResultAsync(string taskId, RenderedVideo video, CancellationToken cancellationToken)
+    {
+        var videoFile = await storage.SaveAsync(taskId, "video.mp4", video.VideoPath, cancellationToken);
+        string? posterName = null;
+        if (video.PosterPath is not null && File.Exists(video.PosterPath))
+        {
+            posterName = (await storage.SaveAsync(taskId, "poster.jpg", video.PosterPath, cancellationToken)).Name;
+        }
+
+        return new StoredResult
+        {
+            VideoName = videoFile.Name,
+            PosterName = posterName,
+            Width = video.Width,
+            Height = video.Height,
+            DurationSeconds = video.DurationSeconds,
+            HasAudio = video.HasAudio,
+        };
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // A leftover scratch directory is harmless; the next attempt starts from a clean one.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} tasks left running by a previous process")]
+    private static partial void LogRecovered(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} started on {Engine} (attempt {Attempt})")]
+    private static partial void LogStarted(ILogger logger, string taskId, string engine, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} completed in {Elapsed}")]
+    private static partial void LogCompleted(ILogger logger, string taskId, TimeSpan elapsed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} failed: {Code}: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string taskId, string code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Task {TaskId} failed unexpectedly")]
+    private static partial void LogCrashed(ILogger logger, string taskId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: worker {WorkerId} lost its lease; another worker owns it now")]
+    private static partial void LogLeaseLost(ILogger logger, string taskId, string workerId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} given back to the queue at shutdown")]
+    private static partial void LogReleased(ILogger logger, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Worker {WorkerId} could not reach the task store")]
+    private static partial void LogWorkerFault(ILogger logger, string workerId, Exception exception);
+}

@@ -1,0 +1,66 @@
+namespace Kinema.Core.Storage;
+
+/// <summary>Results as files under <c>{data}/results/{task id}/</c>.</summary>
+internal sealed class DiskResultStorage(string root) : IResultStorage
+{
+    public async Task<StoredFile> SaveAsync(string taskId, string name, string sourcePath, CancellationToken cancellationToken)
+    {
+        var directory = Path.Combine(root, SafeSegment(taskId));
+        Directory.CreateDirectory(directory);
+        var target = Path.Combine(directory, SafeSegment(name));
+        var staging = target + ".partial";
+        // Copy then rename, so a reader never sees half a file and a crash leaves only a .partial behind.
+        await using (var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true))
+        await using (var destination = new FileStream(staging, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+        {
+            await source.CopyToAsync(destination, cancellationToken);
+            await destination.FlushAsync(cancellationToken);
+            destination.Flush(flushToDisk: true);
+        }
+
+        File.Move(staging, target, overwrite: true);
+        return new StoredFile(taskId, name, ContentTypes.ForName(name), new FileInfo(target).Length, target);
+    }
+
+    public Task<StoredFile?> FindAsync(string taskId, string name, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Path.Combine(root, SafeSegment(taskId), SafeSegment(name));
+        var info = new FileInfo(path);
+        return Task.FromResult(info.Exists
+            ? new StoredFile(taskId, name, ContentTypes.ForName(name), info.Length, path)
+            : null);
+    }
+
+    public Task<Stream> OpenReadAsync(StoredFile file, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Stream stream = new FileStream(file.PhysicalPath!, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        return Task.FromResult(stream);
+    }
+
+    private static string SafeSegment(string value)
+    {
+        if (value.Length == 0 || value.Contains('/', StringComparison.Ordinal) || value.Contains('\\', StringComparison.Ordinal)
+            || value is "." or ".." || value.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{value}' is not a safe file name.", nameof(value));
+        }
+
+        return value;
+    }
+}
+
+/// <summary>Content types of the files Kinema stores.</summary>
+public static class ContentTypes
+{
+    /// <summary>The content type for a file name's extension.</summary>
+    public static string ForName(string name) => Path.GetExtension(name).ToLowerInvariant() switch
+    {
+        ".mp4" => "video/mp4",
+        ".jpg" or ".jpeg" => "image/jpeg",
+        ".png" => "image/png",
+        ".webp" => "image/webp",
+        _ => "application/octet-stream",
+    };
+}

@@ -1,0 +1,89 @@
+using Kinema.Core.Tenants;
+using Microsoft.Data.Sqlite;
+
+namespace Kinema.Core.Storage.Sqlite;
+
+/// <summary>API keys in the same SQLite file as the tasks.</summary>
+internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider time) : IApiKeyStore
+{
+    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at";
+
+    public Task<CreatedApiKey> CreateAsync(string name, string? tenantId, CancellationToken cancellationToken)
+    {
+        var key = ApiKeyFormat.NewKey();
+        var now = time.GetUtcNow();
+        var record = new ApiKeyRecord(
+            "key_" + Guid.CreateVersion7(now).ToString("N"),
+            string.IsNullOrWhiteSpace(tenantId) ? name : tenantId,
+            name,
+            ApiKeyFormat.DisplayPrefix(key),
+            DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()),
+            null);
+        return database.WriteAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at)
+                VALUES ($id, $tenant, $name, $hash, $prefix, $now)
+                """;
+            command.Parameters.AddWithValue("$id", record.Id);
+            command.Parameters.AddWithValue("$tenant", record.TenantId);
+            command.Parameters.AddWithValue("$name", record.Name);
+            command.Parameters.AddWithValue("$hash", ApiKeyFormat.Hash(key));
+            command.Parameters.AddWithValue("$prefix", record.Prefix);
+            command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            command.ExecuteNonQuery();
+            return new CreatedApiKey(record, key);
+        }, cancellationToken);
+    }
+
+    public Task<ApiKeyRecord?> FindValidAsync(string presentedKey, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM api_keys WHERE key_hash = $hash AND revoked_at IS NULL";
+        command.Parameters.AddWithValue("$hash", ApiKeyFormat.Hash(presentedKey));
+        using var reader = command.ExecuteReader();
+        return Task.FromResult(reader.Read() ? Read(reader) : null);
+    }
+
+    public Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM api_keys ORDER BY created_at, id";
+        using var reader = command.ExecuteReader();
+        var keys = new List<ApiKeyRecord>();
+        while (reader.Read())
+        {
+            keys.Add(Read(reader));
+        }
+
+        return Task.FromResult<IReadOnlyList<ApiKeyRecord>>(keys);
+    }
+
+    public Task<bool> RevokeAsync(string idOrPrefix, CancellationToken cancellationToken)
+    {
+        return database.WriteAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE api_keys SET revoked_at = $now
+                WHERE (id = $value OR key_prefix = $value) AND revoked_at IS NULL
+                """;
+            command.Parameters.AddWithValue("$now", time.GetUtcNow().ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$value", idOrPrefix);
+            return command.ExecuteNonQuery() > 0;
+        }, cancellationToken);
+    }
+
+    private static ApiKeyRecord Read(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        reader.GetString(3),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+        reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)));
+}

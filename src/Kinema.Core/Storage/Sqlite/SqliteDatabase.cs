@@ -1,0 +1,186 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace Kinema.Core.Storage.Sqlite;
+
+/// <summary>
+/// One SQLite file in WAL mode. Reads use pooled connections and run in parallel; every write goes through
+/// one writer that commits whatever has queued up in a single transaction (group commit), so a burst of
+/// submits costs one fsync rather than one per request. Each write runs inside its own savepoint, so one
+/// failing write never undoes its neighbours in the batch.
+/// </summary>
+internal sealed partial class SqliteDatabase : IAsyncDisposable
+{
+    private const int MaxBatch = 512;
+
+    private readonly Channel<IWriteOperation> _writes = Channel.CreateUnbounded<IWriteOperation>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly SqliteConnection _writer;
+    private readonly Task _writerLoop;
+    private readonly ILogger _logger;
+
+    public SqliteDatabase(string path, bool fullSync, ILogger logger)
+    {
+        _logger = logger;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        ConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+
+        _writer = new SqliteConnection(ConnectionString);
+        _writer.Open();
+        Execute(_writer, "PRAGMA journal_mode=WAL;");
+        Execute(_writer, fullSync ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+        Execute(_writer, "PRAGMA busy_timeout=30000;");
+        SqliteSchema.Apply(_writer);
+        _writerLoop = Task.Factory.StartNew(
+            RunWriterAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public string ConnectionString { get; }
+
+    /// <summary>Opens a pooled connection for reading.</summary>
+    public SqliteConnection OpenRead()
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Queues a write; completes once the batch holding it is committed.</summary>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, T> work, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var operation = new WriteOperation<T>(work);
+        if (!_writes.Writer.TryWrite(operation))
+        {
+            throw new ObjectDisposedException(nameof(SqliteDatabase));
+        }
+
+        // The write is committed whether or not the caller still waits: cancellation only stops the wait.
+        return operation.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunWriterAsync()
+    {
+        var batch = new List<IWriteOperation>(MaxBatch);
+        var reader = _writes.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && reader.TryRead(out var operation))
+            {
+                batch.Add(operation);
+            }
+
+            CommitBatch(batch);
+        }
+    }
+
+    private void CommitBatch(List<IWriteOperation> batch)
+    {
+        try
+        {
+            // Raw BEGIN/COMMIT rather than SqliteTransaction: commands built by the store stay free of a
+            // transaction object, and savepoints nest inside.
+            Execute(_writer, "BEGIN IMMEDIATE;");
+            foreach (var operation in batch)
+            {
+                Execute(_writer, "SAVEPOINT op;");
+                try
+                {
+                    operation.Run(_writer);
+                    Execute(_writer, "RELEASE op;");
+                }
+                catch (Exception exception) when (exception is SqliteException or InvalidOperationException or FormatException or ArgumentException)
+                {
+                    Execute(_writer, "ROLLBACK TO op; RELEASE op;");
+                    operation.Fail(exception);
+                }
+            }
+
+            Execute(_writer, "COMMIT;");
+            foreach (var operation in batch)
+            {
+                operation.Publish();
+            }
+        }
+        catch (SqliteException exception)
+        {
+            LogBatchFailed(_logger, batch.Count, exception);
+            TryRollback();
+            foreach (var operation in batch)
+            {
+                operation.Fail(exception);
+                operation.Publish();
+            }
+        }
+    }
+
+    private void TryRollback()
+    {
+        try
+        {
+            Execute(_writer, "ROLLBACK;");
+        }
+        catch (SqliteException)
+        {
+            // No transaction was open: nothing to undo.
+        }
+    }
+
+    internal static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        await _writerLoop.ConfigureAwait(false);
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        SqliteConnection.ClearPool(new SqliteConnection(ConnectionString));
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} SQLite writes failed to commit")]
+    private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
+
+    private interface IWriteOperation
+    {
+        void Run(SqliteConnection connection);
+        void Fail(Exception exception);
+        void Publish();
+    }
+
+    private sealed class WriteOperation<T>(Func<SqliteConnection, T> work) : IWriteOperation
+    {
+        private T? _result;
+        private Exception? _error;
+
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Run(SqliteConnection connection) => _result = work(connection);
+
+        public void Fail(Exception exception) => _error ??= exception;
+
+        public void Publish()
+        {
+            if (_error is not null)
+            {
+                Completion.TrySetException(_error);
+            }
+            else
+            {
+                Completion.TrySetResult(_result!);
+            }
+        }
+    }
+}

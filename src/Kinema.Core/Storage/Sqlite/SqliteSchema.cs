@@ -1,0 +1,68 @@
+using Microsoft.Data.Sqlite;
+
+namespace Kinema.Core.Storage.Sqlite;
+
+/// <summary>The schema, versioned with <c>PRAGMA user_version</c> so later releases can migrate forward.</summary>
+internal static class SqliteSchema
+{
+    private const int CurrentVersion = 1;
+
+    private const string Version1 = """
+        CREATE TABLE IF NOT EXISTS tasks (
+            id               TEXT PRIMARY KEY,
+            tenant_id        TEXT NOT NULL,
+            model            TEXT NOT NULL,
+            engine           TEXT NOT NULL,
+            request_json     TEXT NOT NULL,
+            status           TEXT NOT NULL,
+            progress         INTEGER NOT NULL DEFAULT 0,
+            created_at       INTEGER NOT NULL,
+            updated_at       INTEGER NOT NULL,
+            started_at       INTEGER,
+            finished_at      INTEGER,
+            error_code       TEXT,
+            error_message    TEXT,
+            result_json      TEXT,
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            lease_owner      TEXT,
+            lease_expires_at INTEGER,
+            idempotency_key  TEXT,
+            request_hash     TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_tasks_queue ON tasks(status, created_at);
+        CREATE INDEX IF NOT EXISTS ix_tasks_lease ON tasks(status, lease_expires_at);
+        CREATE INDEX IF NOT EXISTS ix_tasks_tenant_created ON tasks(tenant_id, created_at DESC, id DESC);
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_tasks_idempotency ON tasks(tenant_id, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+
+        CREATE TABLE IF NOT EXISTS api_keys (
+            id          TEXT PRIMARY KEY,
+            tenant_id   TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            key_hash    TEXT NOT NULL UNIQUE,
+            key_prefix  TEXT NOT NULL,
+            created_at  INTEGER NOT NULL,
+            revoked_at  INTEGER
+        );
+        """;
+
+    public static void Apply(SqliteConnection connection)
+    {
+        using var read = connection.CreateCommand();
+        read.CommandText = "PRAGMA user_version;";
+        var version = Convert.ToInt32(read.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        if (version > CurrentVersion)
+        {
+            throw new InvalidOperationException(
+                $"The database was written by a newer Kinema (schema {version}; this build knows {CurrentVersion}).");
+        }
+
+        if (version < 1)
+        {
+            SqliteDatabase.Execute(connection, "BEGIN IMMEDIATE;");
+            SqliteDatabase.Execute(connection, Version1);
+            SqliteDatabase.Execute(connection, $"PRAGMA user_version={CurrentVersion};");
+            SqliteDatabase.Execute(connection, "COMMIT;");
+        }
+    }
+}

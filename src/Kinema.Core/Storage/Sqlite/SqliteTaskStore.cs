@@ -1,0 +1,254 @@
+using System.Text.Json;
+using Kinema.Core.Tasks;
+using Microsoft.Data.Sqlite;
+
+namespace Kinema.Core.Storage.Sqlite;
+
+/// <summary>Tasks in SQLite. Every state change after the claim is fenced by <c>lease_owner</c>.</summary>
+internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time, TaskStoreOptions options) : ITaskStore
+{
+    private const string Columns = """
+        id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, started_at,
+        finished_at, error_code, error_message, result_json, attempts, lease_owner, lease_expires_at, idempotency_key
+        """;
+
+    private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
+    public Task<CreateOutcome> CreateAsync(NewTask task, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var id = TaskIds.New(now);
+        var requestJson = JsonSerializer.Serialize(task.Request, StoreJsonContext.Default.GenerationRequest);
+        return database.WriteAsync(connection =>
+        {
+            if (task.IdempotencyKey is not null)
+            {
+                var earlier = FindByIdempotencyKey(connection, task.TenantId, task.IdempotencyKey);
+                if (earlier is { } found)
+                {
+                    if (now - found.Record.CreatedAt < IdempotencyWindow)
+                    {
+                        return found.RequestHash == task.RequestHash
+                            ? new CreateOutcome(found.Record, CreateOutcomeKind.Replayed)
+                            : new CreateOutcome(found.Record, CreateOutcomeKind.KeyConflict);
+                    }
+
+                    // The key's 24 h are over: it may name a new task.
+                    using var release = connection.CreateCommand();
+                    release.CommandText = "UPDATE tasks SET idempotency_key = NULL WHERE id = $id";
+                    release.Parameters.AddWithValue("$id", found.Record.Id);
+                    release.ExecuteNonQuery();
+                }
+            }
+
+            using var insert = connection.CreateCommand();
+            insert.CommandText = """
+                INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
+                                   idempotency_key, request_hash)
+                VALUES ($id, $tenant, $model, $engine, $request, 'pending', 0, $now, $now, $key, $hash)
+                """;
+            insert.Parameters.AddWithValue("$id", id);
+            insert.Parameters.AddWithValue("$tenant", task.TenantId);
+            insert.Parameters.AddWithValue("$model", task.Request.Model);
+            insert.Parameters.AddWithValue("$engine", task.Engine);
+            insert.Parameters.AddWithValue("$request", requestJson);
+            insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            insert.Parameters.AddWithValue("$key", (object?)task.IdempotencyKey ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$hash", task.RequestHash);
+            insert.ExecuteNonQuery();
+            var record = new TaskRecord
+            {
+                Id = id,
+                TenantId = task.TenantId,
+                Model = task.Request.Model,
+                Engine = task.Engine,
+                Request = task.Request,
+                State = TaskState.Pending,
+                CreatedAt = FromMilliseconds(now.ToUnixTimeMilliseconds()),
+                UpdatedAt = FromMilliseconds(now.ToUnixTimeMilliseconds()),
+                IdempotencyKey = task.IdempotencyKey,
+            };
+            return new CreateOutcome(record, CreateOutcomeKind.Created);
+        }, cancellationToken);
+    }
+
+    public Task<TaskRecord?> GetAsync(string tenantId, string taskId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM tasks WHERE id = $id AND tenant_id = $tenant";
+        command.Parameters.AddWithValue("$id", taskId);
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        using var reader = command.ExecuteReader();
+        return Task.FromResult(reader.Read() ? ReadRecord(reader) : null);
+    }
+
+    public Task<TaskRecord?> ClaimNextAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        return database.WriteAsync(connection =>
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            FailExhaustedExpiredLeases(connection, now);
+            using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                UPDATE tasks
+                SET status = 'processing', lease_owner = $worker, lease_expires_at = $expires, attempts = attempts + 1,
+                    started_at = COALESCE(started_at, $now), updated_at = $now
+                WHERE id = COALESCE(
+                    (SELECT id FROM tasks WHERE status = 'processing' AND lease_expires_at < $now
+                     ORDER BY lease_expires_at LIMIT 1),
+                    (SELECT id FROM tasks WHERE status = 'pending' ORDER BY created_at LIMIT 1))
+                RETURNING {Columns}
+                """;
+            command.Parameters.AddWithValue("$worker", workerId);
+            command.Parameters.AddWithValue("$expires", now + (long)lease.TotalMilliseconds);
+            command.Parameters.AddWithValue("$now", now);
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? ReadRecord(reader) : null;
+        }, cancellationToken);
+    }
+
+    public Task<bool> HeartbeatAsync(string taskId, string workerId, int progress, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        return database.WriteAsync(connection =>
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE tasks SET progress = MAX(progress, $progress), lease_expires_at = $expires, updated_at = $now
+                WHERE id = $id AND lease_owner = $worker AND status = 'processing'
+                """;
+            command.Parameters.AddWithValue("$progress", Math.Clamp(progress, 0, 99));
+            command.Parameters.AddWithValue("$expires", now + (long)lease.TotalMilliseconds);
+            command.Parameters.AddWithValue("$now", now);
+            command.Parameters.AddWithValue("$id", taskId);
+            command.Parameters.AddWithValue("$worker", workerId);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+    }
+
+    public Task<bool> CompleteAsync(string taskId, string workerId, StoredResult result, CancellationToken cancellationToken)
+    {
+        var resultJson = JsonSerializer.Serialize(result, StoreJsonContext.Default.StoredResult);
+        return FinishAsync(taskId, workerId, """
+            status = 'completed', progress = 100, result_json = $result
+            """, command => command.Parameters.AddWithValue("$result", resultJson), cancellationToken);
+    }
+
+    public Task<bool> FailAsync(string taskId, string workerId, TaskFailure failure, CancellationToken cancellationToken)
+    {
+        return FinishAsync(taskId, workerId, """
+            status = 'failed', error_code = $code, error_message = $message
+            """, command =>
+        {
+            command.Parameters.AddWithValue("$code", failure.Code);
+            command.Parameters.AddWithValue("$message", failure.Message);
+        }, cancellationToken);
+    }
+
+    public Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken)
+    {
+        return database.WriteAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE tasks SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $now
+                WHERE id = $id AND lease_owner = $worker AND status = 'processing'
+                """;
+            command.Parameters.AddWithValue("$now", time.GetUtcNow().ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$id", taskId);
+            command.Parameters.AddWithValue("$worker", workerId);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+    }
+
+    public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken)
+    {
+        return database.WriteAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE tasks SET lease_expires_at = 0
+                WHERE status = 'processing' AND lease_owner IS NOT NULL
+                """;
+            return command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+
+    private Task<bool> FinishAsync(
+        string taskId, string workerId, string assignments, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+    {
+        return database.WriteAsync(connection =>
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                UPDATE tasks SET {assignments}, finished_at = $now, updated_at = $now,
+                                 lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = $id AND lease_owner = $worker AND status = 'processing'
+                """;
+            command.Parameters.AddWithValue("$now", now);
+            command.Parameters.AddWithValue("$id", taskId);
+            command.Parameters.AddWithValue("$worker", workerId);
+            bind(command);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+    }
+
+    /// <summary>A task whose worker died <see cref="TaskStoreOptions.MaxAttempts"/> times is failed, not retried forever.</summary>
+    private void FailExhaustedExpiredLeases(SqliteConnection connection, long now)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE tasks SET status = 'failed', error_code = 'attempts_exhausted',
+                error_message = 'the task was interrupted ' || attempts || ' times while being made and was given up',
+                finished_at = $now, updated_at = $now, lease_owner = NULL, lease_expires_at = NULL
+            WHERE status = 'processing' AND lease_expires_at < $now AND attempts >= $max
+            """;
+        command.Parameters.AddWithValue("$now", now);
+        command.Parameters.AddWithValue("$max", options.MaxAttempts);
+        command.ExecuteNonQuery();
+    }
+
+    private static (TaskRecord Record, string RequestHash)? FindByIdempotencyKey(
+        SqliteConnection connection, string tenantId, string key)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns}, request_hash FROM tasks WHERE tenant_id = $tenant AND idempotency_key = $key";
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$key", key);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (ReadRecord(reader), reader.GetString(18)) : null;
+    }
+
+    private static TaskRecord ReadRecord(SqliteDataReader reader)
+    {
+        var request = JsonSerializer.Deserialize(reader.GetString(4), StoreJsonContext.Default.GenerationRequest)
+                      ?? throw new InvalidOperationException("A stored request is empty.");
+        return new TaskRecord
+        {
+            Id = reader.GetString(0),
+            TenantId = reader.GetString(1),
+            Model = reader.GetString(2),
+            Engine = reader.GetString(3),
+            Request = request,
+            State = TaskStateNames.Parse(reader.GetString(5)),
+            Progress = reader.GetInt32(6),
+            CreatedAt = FromMilliseconds(reader.GetInt64(7)),
+            UpdatedAt = FromMilliseconds(reader.GetInt64(8)),
+            StartedAt = reader.IsDBNull(9) ? null : FromMilliseconds(reader.GetInt64(9)),
+            FinishedAt = reader.IsDBNull(10) ? null : FromMilliseconds(reader.GetInt64(10)),
+            Failure = reader.IsDBNull(11) ? null : new TaskFailure(reader.GetString(11), reader.GetString(12)),
+            Result = reader.IsDBNull(13)
+                ? null
+                : JsonSerializer.Deserialize(reader.GetString(13), StoreJsonContext.Default.StoredResult),
+            Attempts = reader.GetInt32(14),
+            LeaseOwner = reader.IsDBNull(15) ? null : reader.GetString(15),
+            LeaseExpiresAt = reader.IsDBNull(16) ? null : FromMilliseconds(reader.GetInt64(16)),
+            IdempotencyKey = reader.IsDBNull(17) ? null : reader.GetString(17),
+        };
+    }
+
+    private static DateTimeOffset FromMilliseconds(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+}

@@ -1,0 +1,29 @@
+namespace Kinema.Core.Tasks;
+
+/// <summary>The durable home of every task. Every state change is fenced by the worker's lease.</summary>
+public interface ITaskStore
+{
+    /// <summary>Writes a task (durably, before returning), honouring the Idempotency-Key.</summary>
+    Task<CreateOutcome> CreateAsync(NewTask task, CancellationToken cancellationToken);
+
+    /// <summary>A tenant's task, or null when it does not exist or belongs to another tenant.</summary>
+    Task<TaskRecord?> GetAsync(string tenantId, string taskId, CancellationToken cancellationToken);
+
+    /// <summary>Takes the oldest runnable task (pending, or processing with an expired lease) under a lease.</summary>
+    Task<TaskRecord?> ClaimNextAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Extends the lease and records progress; false when the worker no longer holds the lease.</summary>
+    Task<bool> HeartbeatAsync(string taskId, string workerId, int progress, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Marks the task completed; false (and no change) when the worker no longer holds the lease.</summary>
+    Task<bool> CompleteAsync(string taskId, string workerId, StoredResult result, CancellationToken cancellationToken);
+
+    /// <summary>Marks the task failed; false when the worker no longer holds the lease.</summary>
+    Task<bool> FailAsync(string taskId, string workerId, TaskFailure failure, CancellationToken cancellationToken);
+
+    /// <summary>Gives the task back to the queue (shutdown, transient failure); false when the lease was lost.</summary>
+    Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken);
+
+    /// <summary>Releases every lease at start-up of a single-node store, whose previous process is known dead.</summary>
+    Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,53 @@
+using System.Security.Cryptography;
+
+namespace Kinema.Core.Tasks;
+
+/// <summary>
+/// Task ids: <c>task_</c> + a 26-character ULID (48-bit millisecond time, 80 random bits, Crockford base32),
+/// the shape the contract's service uses. Sortable by creation time, unguessable, URL-safe.
+/// </summary>
+public static class TaskIds
+{
+    private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    private static readonly System.Buffers.SearchValues<char> AlphabetValues = System.Buffers.SearchValues.Create(Alphabet);
+
+    /// <summary>The prefix every task id starts with.</summary>
+    public const string Prefix = "task_";
+
+    /// <summary>A new id for a task created at <paramref name="now"/>.</summary>
+    public static string New(DateTimeOffset now)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        var milliseconds = (ulong)now.ToUnixTimeMilliseconds();
+        for (var i = 0; i < 6; i++)
+        {
+            bytes[i] = (byte)(milliseconds >> (8 * (5 - i)));
+        }
+
+        RandomNumberGenerator.Fill(bytes[6..]);
+        return Prefix + Encode(bytes);
+    }
+
+    /// <summary>True when the value has the shape of a task id (cheap check before a lookup).</summary>
+    public static bool IsWellFormed(string? value) =>
+        value is { Length: 31 } && value.StartsWith(Prefix, StringComparison.Ordinal)
+        && value.AsSpan(Prefix.Length).IndexOfAnyExcept(AlphabetValues) < 0;
+
+    private static string Encode(ReadOnlySpan<byte> bytes)
+    {
+        // 128 bits → 26 base32 digits, most significant first (the first digit carries 3 bits).
+        var high = (ulong)bytes[0] << 56 | (ulong)bytes[1] << 48 | (ulong)bytes[2] << 40 | (ulong)bytes[3] << 32
+                   | (ulong)bytes[4] << 24 | (ulong)bytes[5] << 16 | (ulong)bytes[6] << 8 | bytes[7];
+        var low = (ulong)bytes[8] << 56 | (ulong)bytes[9] << 48 | (ulong)bytes[10] << 40 | (ulong)bytes[11] << 32
+                  | (ulong)bytes[12] << 24 | (ulong)bytes[13] << 16 | (ulong)bytes[14] << 8 | bytes[15];
+        var value = (UInt128)high << 64 | low;
+        Span<char> chars = stackalloc char[26];
+        for (var i = 25; i >= 0; i--)
+        {
+            chars[i] = Alphabet[(int)(value & 31)];
+            value >>= 5;
+        }
+
+        return new string(chars);
+    }
+}

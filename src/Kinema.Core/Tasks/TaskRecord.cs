@@ -1,0 +1,86 @@
+using Kinema.Contracts.Requests;
+
+namespace Kinema.Core.Tasks;
+
+/// <summary>A task as the store keeps it.</summary>
+public sealed record TaskRecord
+{
+    /// <summary>The opaque id, <c>task_</c> + ULID.</summary>
+    public required string Id { get; init; }
+    /// <summary>The owning tenant.</summary>
+    public required string TenantId { get; init; }
+    /// <summary>The model asked for.</summary>
+    public required string Model { get; init; }
+    /// <summary>The engine the task is pinned to.</summary>
+    public required string Engine { get; init; }
+    /// <summary>The validated request.</summary>
+    public required GenerationRequest Request { get; init; }
+    /// <summary>Where it is.</summary>
+    public required TaskState State { get; init; }
+    /// <summary>0–100.</summary>
+    public int Progress { get; init; }
+    /// <summary>When it was accepted.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>When it last changed.</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>When a worker first took it.</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+    /// <summary>When it reached a terminal state.</summary>
+    public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>Why it failed.</summary>
+    public TaskFailure? Failure { get; init; }
+    /// <summary>What it produced.</summary>
+    public StoredResult? Result { get; init; }
+    /// <summary>How many times a worker has taken it.</summary>
+    public int Attempts { get; init; }
+    /// <summary>The worker holding the lease.</summary>
+    public string? LeaseOwner { get; init; }
+    /// <summary>When the lease runs out.</summary>
+    public DateTimeOffset? LeaseExpiresAt { get; init; }
+    /// <summary>The client's Idempotency-Key, if any.</summary>
+    public string? IdempotencyKey { get; init; }
+}
+
+/// <summary>Why a task failed: a stable code and a sentence for the client.</summary>
+public sealed record TaskFailure(string Code, string Message);
+
+/// <summary>The files a completed task produced, as stored by <see cref="Storage.IResultStorage"/>.</summary>
+public sealed record StoredResult
+{
+    /// <summary>The MP4's name in result storage.</summary>
+    public required string VideoName { get; init; }
+    /// <summary>The poster JPEG's name, when there is one.</summary>
+    public string? PosterName { get; init; }
+    /// <summary>Pixel width.</summary>
+    public int Width { get; init; }
+    /// <summary>Pixel height.</summary>
+    public int Height { get; init; }
+    /// <summary>Seconds.</summary>
+    public double DurationSeconds { get; init; }
+    /// <summary>Whether there is an audio stream.</summary>
+    public bool HasAudio { get; init; }
+}
+
+/// <summary>A task to create.</summary>
+/// <param name="TenantId">The owning tenant.</param>
+/// <param name="Engine">The engine it is pinned to.</param>
+/// <param name="Request">The validated request.</param>
+/// <param name="IdempotencyKey">The client's key, or null.</param>
+/// <param name="RequestHash">A hash of the canonical request, to tell a replay from a clash.</param>
+public sealed record NewTask(string TenantId, string Engine, GenerationRequest Request, string? IdempotencyKey, string RequestHash);
+
+/// <summary>The outcome of a create.</summary>
+/// <param name="Task">The task created, or the earlier one an idempotent replay returns.</param>
+/// <param name="Kind">What happened.</param>
+public sealed record CreateOutcome(TaskRecord? Task, CreateOutcomeKind Kind);
+
+/// <summary>What a create did.</summary>
+public enum CreateOutcomeKind
+{
+    /// <summary>A new task was written.</summary>
+    Created,
+    /// <summary>The same Idempotency-Key and body were seen before: the earlier task.</summary>
+    Replayed,
+    /// <summary>The Idempotency-Key was used before with a different body.</summary>
+    KeyConflict,
+}

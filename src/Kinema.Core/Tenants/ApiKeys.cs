@@ -1,0 +1,54 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Kinema.Core.Tenants;
+
+/// <summary>A stored API key: never the key itself, only its hash and a display prefix.</summary>
+/// <param name="Id">The key's id (<c>key_…</c>), for listing and revoking.</param>
+/// <param name="TenantId">The tenant whose tasks the key sees.</param>
+/// <param name="Name">A label for humans.</param>
+/// <param name="Prefix">The key's first characters, to recognise it in a list.</param>
+/// <param name="CreatedAt">When it was made.</param>
+/// <param name="RevokedAt">When it was revoked, or null while valid.</param>
+public sealed record ApiKeyRecord(
+    string Id, string TenantId, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+/// <summary>A key just made: the record, and the plaintext shown once.</summary>
+public sealed record CreatedApiKey(ApiKeyRecord Record, string Key);
+
+/// <summary>Making, hashing and recognising API keys.</summary>
+public static class ApiKeyFormat
+{
+    /// <summary>Every key starts with this, so leaked keys are easy to scan for.</summary>
+    public const string Prefix = "kin_";
+    private const string Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    private const int RandomLength = 40; // 40 base62 digits ≈ 238 bits.
+
+    /// <summary>A new random key.</summary>
+    public static string NewKey() => Prefix + RandomNumberGenerator.GetString(Alphabet, RandomLength);
+
+    /// <summary>
+    /// The stored form of a key. A single SHA-256 is right here (unlike for passwords): keys carry 238 random
+    /// bits, so there is nothing to brute-force, and the per-request cost must stay tiny.
+    /// </summary>
+    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>The part of a key safe to show in a list.</summary>
+    public static string DisplayPrefix(string key) => key.Length > 12 ? key[..12] : key;
+}
+
+/// <summary>The API keys of every tenant.</summary>
+public interface IApiKeyStore
+{
+    /// <summary>Makes a key for a tenant (by default a new tenant named after the key).</summary>
+    Task<CreatedApiKey> CreateAsync(string name, string? tenantId, CancellationToken cancellationToken);
+
+    /// <summary>The valid key matching a presented plaintext key, or null.</summary>
+    Task<ApiKeyRecord?> FindValidAsync(string presentedKey, CancellationToken cancellationToken);
+
+    /// <summary>Every key, revoked ones included, oldest first.</summary>
+    Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>Revokes a key by id or display prefix; false when none matched.</summary>
+    Task<bool> RevokeAsync(string idOrPrefix, CancellationToken cancellationToken);
+}

@@ -1,1 +1,3 @@
-return 0;
+using Kinema.Cli.Commands;
+
+return await KinemaCommandLine.RunAsync(args);

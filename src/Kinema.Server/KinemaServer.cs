@@ -1,4 +1,118 @@
+using Kinema.Contracts.Json;
+using Kinema.Core;
+using Kinema.Core.Fetching;
+using Kinema.Core.Tenants;
+using Kinema.Engines.Animatic;
+using Kinema.Server.Auth;
+using Kinema.Server.Endpoints;
+using Kinema.Server.Errors;
+using Kinema.Server.Results;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+
 namespace Kinema.Server;
 
-/// <summary>Builds the Kinema HTTP host.</summary>
-public static class KinemaServer;
+/// <summary>Builds and runs the Kinema HTTP host: the composition root of the server.</summary>
+public static partial class KinemaServer
+{
+    /// <summary>Builds the host for a data directory; <paramref name="configure"/> lets tests and the CLI add settings.</summary>
+    public static WebApplication Build(KinemaPaths paths, string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        Directory.CreateDirectory(paths.DataDirectory);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddJsonFile(Path.Combine(paths.DataDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
+        builder.Configuration.AddEnvironmentVariables();
+        configure?.Invoke(builder);
+
+        var services = builder.Services;
+        services.AddOptions<KinemaServerOptions>().BindConfiguration(KinemaServerOptions.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<FetchOptions>().BindConfiguration(FetchOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddKinemaCore(builder.Configuration, paths);
+        services.AddSafeFetching();
+        services.AddKinemaEngines();
+        services.AddSingleton(provider => new ResultUrlSigner(
+            ResultUrlSigner.LoadOrCreateSecret(paths.SigningKey), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<TaskStatusMapper>();
+        services.AddSingleton<ApiKeyAuthenticator>();
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire));
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(1, ServerJsonContext.Default));
+        services.AddOpenApi();
+        services.AddProblemDetails();
+
+        var maxBody = builder.Configuration.GetValue<long?>("Kinema:MaxRequestBodyBytes") ?? 32L * 1024 * 1024;
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBody);
+        if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:8080");
+        }
+
+        var app = builder.Build();
+        app.UseExceptionHandler(errors => errors.Run(WriteUnhandledErrorAsync));
+        app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
+
+        var v1 = app.MapGroup("/v1").WithTags("Tasks");
+        TenantContext.RequireApiKey(v1);
+        v1.MapCreateGeneration();
+        v1.MapGetTask();
+        app.MapResultFiles();
+        app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).ExcludeFromDescription();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs");
+        return app;
+    }
+
+    /// <summary>Makes the first API key when a data directory has none, and prints it once.</summary>
+    public static async Task<CreatedApiKey?> EnsureFirstKeyAsync(WebApplication app, CancellationToken cancellationToken)
+    {
+        var keys = app.Services.GetRequiredService<IApiKeyStore>();
+        if ((await keys.ListAsync(cancellationToken)).Count > 0)
+        {
+            return null;
+        }
+
+        var created = await keys.CreateAsync("default", "default", cancellationToken);
+        var paths = app.Services.GetRequiredService<KinemaPaths>();
+        SecretFile.Write(paths.CliKey, System.Text.Encoding.UTF8.GetBytes(created.Key + "\n"));
+        return created;
+    }
+
+    private static Task WriteUnhandledErrorAsync(HttpContext context)
+    {
+        var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (exception is BadHttpRequestException badRequest)
+        {
+            return ApiErrors.WriteAsync(context, badRequest.StatusCode, badRequest.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? "the request body is larger than this server accepts"
+                : "the request could not be read: " + badRequest.Message);
+        }
+
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Kinema.Server");
+        LogUnhandled(logger, context.TraceIdentifier, exception);
+        return ApiErrors.WriteAsync(context, StatusCodes.Status500InternalServerError,
+            $"internal error; quote request id {context.TraceIdentifier} when reporting it");
+    }
+
+    private static Task WriteStatusCodeEnvelopeAsync(HttpContext context)
+    {
+        var status = context.Response.StatusCode;
+        var message = status switch
+        {
+            StatusCodes.Status404NotFound => $"no route matches {context.Request.Method} {context.Request.Path}",
+            StatusCodes.Status405MethodNotAllowed => $"{context.Request.Method} is not allowed on {context.Request.Path}",
+            _ => $"the request failed with HTTP {status}",
+        };
+        return ApiErrors.WriteAsync(context, status, message);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in request {RequestId}")]
+    private static partial void LogUnhandled(ILogger logger, string requestId, Exception? exception);
+}
+
+/// <summary>The body of <c>GET /healthz</c>.</summary>
+internal sealed record HealthResponse(string Status);

@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Kinema.Contracts.Responses;
 
@@ -11,4 +13,16 @@ namespace Kinema.Contracts.Json;
 [JsonSerializable(typeof(TaskResponse))]
 [JsonSerializable(typeof(TaskStatusData))]
 [JsonSerializable(typeof(ErrorResponse))]
-public sealed partial class KinemaJsonContext : JsonSerializerContext;
+public sealed partial class KinemaJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// The context the server writes with: like <see cref="JsonSerializerContext"/>'s default, but messages keep their
+    /// quotes and angle brackets readable (<c>'</c> rather than <c>\u0027</c>). Bodies are JSON, never HTML.
+    /// </summary>
+    public static KinemaJsonContext Wire { get; } = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -1,0 +1,84 @@
+using System.CommandLine;
+using Kinema.Core;
+using Kinema.Core.Storage.Sqlite;
+
+namespace Kinema.Cli.Commands;
+
+/// <summary><c>kinema keys create|list|revoke</c>: API keys of a data directory.</summary>
+internal static class KeysCommand
+{
+    public static Command Create()
+    {
+        var keys = new Command("keys", "Manage API keys (stored only as hashes).");
+        keys.Subcommands.Add(CreateKey());
+        keys.Subcommands.Add(ListKeys());
+        keys.Subcommands.Add(RevokeKey());
+        return keys;
+    }
+
+    private static Command CreateKey()
+    {
+        var name = new Option<string>("--name") { Description = "A label for the key.", Required = true };
+        var tenant = new Option<string?>("--tenant") { Description = "The tenant the key acts for (default: a tenant named after the key)." };
+        var data = CommonOptions.Data();
+        var command = new Command("create", "Create a key; the key is printed once, as the last line.") { name, tenant, data };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var label = result.GetValue(name)!.Trim();
+            if (label.Length is 0 or > 100)
+            {
+                await Console.Error.WriteLineAsync("kinema keys create: --name must be 1 to 100 characters");
+                return ExitCodes.Usage;
+            }
+
+            await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
+            var created = await store.Keys.CreateAsync(label, result.GetValue(tenant), cancellationToken);
+            Console.WriteLine($"Created key {created.Record.Id} '{created.Record.Name}' for tenant '{created.Record.TenantId}'.");
+            Console.WriteLine("Store it now: it is shown only once.");
+            Console.WriteLine(created.Key);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command ListKeys()
+    {
+        var data = CommonOptions.Data();
+        var command = new Command("list", "List keys (never the keys themselves).") { data };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
+            var all = await store.Keys.ListAsync(cancellationToken);
+            Console.WriteLine($"{"ID",-38} {"PREFIX",-13} {"TENANT",-20} {"NAME",-20} {"CREATED",-20} STATUS");
+            foreach (var key in all)
+            {
+                Console.WriteLine(
+                    $"{key.Id,-38} {key.Prefix,-13} {key.TenantId,-20} {key.Name,-20} {key.CreatedAt:yyyy-MM-dd HH:mm:ss}  " +
+                    (key.RevokedAt is { } revoked ? $"revoked {revoked:yyyy-MM-dd HH:mm}" : "active"));
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command RevokeKey()
+    {
+        var id = new Argument<string>("id") { Description = "The key's id or prefix, as 'keys list' shows it." };
+        var data = CommonOptions.Data();
+        var command = new Command("revoke", "Revoke a key; requests with it answer 401 within seconds.") { id, data };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
+            if (await store.Keys.RevokeAsync(result.GetValue(id)!, cancellationToken))
+            {
+                Console.WriteLine($"Revoked {result.GetValue(id)}.");
+                return ExitCodes.Success;
+            }
+
+            await Console.Error.WriteLineAsync($"kinema keys revoke: no active key matches '{result.GetValue(id)}'");
+            return ExitCodes.Usage;
+        });
+        return command;
+    }
+}

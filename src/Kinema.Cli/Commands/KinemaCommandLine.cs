@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace Kinema.Cli.Commands;
+
+/// <summary>The <c>kinema</c> command tree.</summary>
+internal static class KinemaCommandLine
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("Kinema: a self-hosted Kling v3 video-generation API server and its client.")
+        {
+            ServeCommand.Create(),
+            KeysCommand.Create(),
+        };
+        var parsed = root.Parse(args);
+        // The server's own host handles SIGINT/SIGTERM and drains in-flight work; System.CommandLine's handler
+        // would kill the process two seconds after Ctrl-C instead.
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    }
+}

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using Kinema.Core;
+using Kinema.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Cli.Commands;
+
+/// <summary><c>kinema serve</c>: runs the API server on a data directory.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var urls = new Option<string?>("--urls") { Description = "Where to listen (default http://127.0.0.1:8080)." };
+        var data = CommonOptions.Data();
+        var command = new Command("serve", "Run the API server.") { urls, data };
+        command.SetAction(async (result, _) =>
+        {
+            var paths = KinemaPaths.Resolve(result.GetValue(data));
+            Directory.CreateDirectory(paths.DataDirectory);
+            using var dataLock = DataDirectoryLock.TryAcquire(paths);
+            if (dataLock is null)
+            {
+                await Console.Error.WriteLineAsync(
+                    $"kinema serve: another Kinema server is already using {paths.DataDirectory}; stop it or pass another --data");
+                return ExitCodes.Usage;
+            }
+
+            var hostArgs = result.GetValue(urls) is { Length: > 0 } listen ? new[] { "--urls", listen } : [];
+            WebApplication app;
+            try
+            {
+                app = KinemaServer.Build(paths, hostArgs);
+                await app.StartAsync();
+            }
+            catch (OptionsValidationException exception)
+            {
+                await Console.Error.WriteLineAsync("kinema serve: invalid configuration:");
+                foreach (var failure in exception.Failures)
+                {
+                    await Console.Error.WriteLineAsync("  " + failure);
+                }
+
+                return ExitCodes.Usage;
+            }
+            catch (StartupCheckException exception)
+            {
+                await Console.Error.WriteLineAsync("kinema serve: " + exception.Message);
+                return ExitCodes.Usage;
+            }
+            catch (IOException exception) when (exception.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                await Console.Error.WriteLineAsync($"kinema serve: {exception.Message}; pass another --urls");
+                return ExitCodes.Usage;
+            }
+
+            await using (app)
+            {
+                var firstKey = await KinemaServer.EnsureFirstKeyAsync(app, CancellationToken.None);
+                Console.WriteLine($"Kinema is listening on {string.Join(", ", app.Urls)} (data: {paths.DataDirectory})");
+                Console.WriteLine($"API docs: {app.Urls.First()}/docs");
+                if (firstKey is not null)
+                {
+                    Console.WriteLine("First start: created an API key. It is shown only once (also saved for the CLI in "
+                                      + paths.CliKey + "):");
+                    Console.WriteLine(firstKey.Key);
+                }
+
+                await app.WaitForShutdownAsync();
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,38 @@
+using Kinema.Core.Tenants;
+using Kinema.Server.Errors;
+
+namespace Kinema.Server.Auth;
+
+/// <summary>The authenticated caller of a <c>/v1</c> request.</summary>
+internal sealed record TenantContext(string TenantId, ApiKeyRecord Key)
+{
+    private static readonly object ItemKey = new();
+
+    public static TenantContext Get(HttpContext context) =>
+        context.Items[ItemKey] as TenantContext
+        ?? throw new InvalidOperationException("The route is missing RequireApiKey().");
+
+    /// <summary>Requires a valid bearer key on every endpoint of the group.</summary>
+    public static RouteGroupBuilder RequireApiKey(RouteGroupBuilder group)
+    {
+        group.AddEndpointFilter(async (invocation, next) =>
+        {
+            var http = invocation.HttpContext;
+            var authenticator = http.RequestServices.GetRequiredService<ApiKeyAuthenticator>();
+            var key = await authenticator.AuthenticateAsync(http.Request.Headers.Authorization, http.RequestAborted);
+            if (key is null)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                return ApiErrors.Create(
+                    StatusCodes.Status401Unauthorized,
+                    http.Request.Headers.Authorization.Count == 0
+                        ? "missing API key: send 'Authorization: Bearer <key>'"
+                        : "invalid or revoked API key");
+            }
+
+            http.Items[ItemKey] = new TenantContext(key.TenantId, key);
+            return await next(invocation);
+        });
+        return group;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Kinema.Contracts.Json;
+using Kinema.Contracts.Responses;
+using Kinema.Contracts.Rules;
+using Kinema.Core.Engines;
+using Kinema.Core.Fetching;
+using Kinema.Core.Scheduling;
+using Kinema.Core.Tasks;
+using Kinema.Server.Auth;
+using Kinema.Server.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Server.Endpoints;
+
+/// <summary><c>POST /v1/videos/generations</c>: validate, write durably, answer with the task id.</summary>
+internal static class CreateGenerationEndpoint
+{
+    private const int MaxIdempotencyKeyLength = 255;
+
+    public static RouteHandlerBuilder MapCreateGeneration(this RouteGroupBuilder group) =>
+        group.MapPost("/videos/generations", HandleAsync)
+            .WithName("CreateGeneration")
+            .WithSummary("Create a video-generation task");
+
+    internal static async Task<Results<Ok<CreateTaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
+        HttpContext http,
+        ITaskStore store,
+        EngineRouter router,
+        TaskQueueSignal signal,
+        IOptions<FetchOptions> fetchOptions,
+        CancellationToken cancellationToken)
+    {
+        var tenant = TenantContext.Get(http);
+        if (http.Request.ContentType is { Length: > 0 } contentType
+            && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            return ApiErrors.Create(StatusCodes.Status415UnsupportedMediaType,
+                $"the request body must be JSON (Content-Type: application/json), not '{contentType}'");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, cancellationToken);
+        }
+        catch (JsonException exception)
+        {
+            return ApiErrors.Create(StatusCodes.Status400BadRequest,
+                $"the request body is not valid JSON: {exception.Message.Split(" Path:")[0]}");
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return ApiErrors.Create(StatusCodes.Status413PayloadTooLarge,
+                "the request body is larger than this server accepts; upload large images and pass their URLs");
+        }
+
+        using (document)
+        {
+            var parsed = GenerationRequestRules.Parse(
+                document.RootElement,
+                new GenerationRuleOptions { AllowPrivateNetworks = fetchOptions.Value.AllowPrivateNetworks });
+            if (!parsed.IsValid)
+            {
+                return ApiErrors.FromViolations(parsed.Violations);
+            }
+
+            var request = parsed.Request!;
+            var engines = router.EnginesFor(request.Model);
+            if (engines.Count == 0)
+            {
+                return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable,
+                    $"no engine is configured for model '{request.Model}'", "model");
+            }
+
+            var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
+            if (idempotencyKey.Length > MaxIdempotencyKeyLength)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest,
+                    $"the Idempotency-Key header must be at most {MaxIdempotencyKeyLength} characters", "Idempotency-Key");
+            }
+
+            var outcome = await store.CreateAsync(
+                new NewTask(tenant.TenantId, engines[0], request, idempotencyKey.Length > 0 ? idempotencyKey : null, HashOf(request)),
+                cancellationToken);
+            switch (outcome.Kind)
+            {
+                case CreateOutcomeKind.KeyConflict:
+                    return ApiErrors.Create(StatusCodes.Status409Conflict,
+                        $"the Idempotency-Key was already used with a different request body (task {outcome.Task!.Id}); use a new key for a new request",
+                        "Idempotency-Key");
+                case CreateOutcomeKind.Replayed:
+                    http.Response.Headers["Idempotent-Replayed"] = "true";
+                    break;
+                default:
+                    signal.Notify();
+                    break;
+            }
+
+            return TypedResults.Ok(new CreateTaskResponse(200, [new SubmittedTask("submitted", outcome.Task!.Id)]));
+        }
+    }
+
+    private static string HashOf(Contracts.Requests.GenerationRequest request)
+    {
+        var canonical = JsonSerializer.SerializeToUtf8Bytes(request, StoreJsonContext.Default.GenerationRequest);
+        return Convert.ToHexStringLower(SHA256.HashData(canonical));
+    }
+}

@@ -1,0 +1,53 @@
+using Kinema.Contracts.Json;
+using Kinema.Contracts.Responses;
+using Kinema.Contracts.Rules;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Kinema.Server.Errors;
+
+/// <summary>The contract's error envelope (spec section 3a), made in one place.</summary>
+internal static class ApiErrors
+{
+    public static JsonHttpResult<ErrorResponse> Create(int status, string message, string? param = null,
+        IReadOnlyList<ErrorItem>? errors = null) =>
+        TypedResults.Json(
+            new ErrorResponse(new ErrorBody
+            {
+                Code = status,
+                Type = ErrorTypes.ForStatus(status),
+                Param = param,
+                Message = message,
+                Errors = errors,
+            }),
+            KinemaJsonContext.Wire.ErrorResponse,
+            statusCode: status);
+
+    public static JsonHttpResult<ErrorResponse> FromViolations(IReadOnlyList<RuleViolation> violations)
+    {
+        var first = violations[0];
+        var message = violations.Count == 1
+            ? first.Message
+            : $"{first.Message} (and {violations.Count - 1} more: see errors)";
+        return Create(
+            StatusCodes.Status400BadRequest,
+            message,
+            first.Param.Length > 0 ? first.Param : null,
+            violations.Count > 1 ? violations.Select(v => new ErrorItem(v.Param.Length > 0 ? v.Param : null, v.Message)).ToList() : null);
+    }
+
+    public static JsonHttpResult<ErrorResponse> TaskNotFound(string taskId) =>
+        Create(StatusCodes.Status404NotFound, $"no task with id '{Truncate(taskId)}' exists for this API key", "task_id");
+
+    /// <summary>Writes an envelope outside endpoint handling (middleware, status-code pages).</summary>
+    public static Task WriteAsync(HttpContext context, int status, string message, string? param = null)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(
+            new ErrorResponse(new ErrorBody { Code = status, Type = ErrorTypes.ForStatus(status), Param = param, Message = message }),
+            KinemaJsonContext.Wire.ErrorResponse,
+            contentType: "application/json",
+            cancellationToken: context.RequestAborted);
+    }
+
+    private static string Truncate(string value) => value.Length > 64 ? value[..64] + "…" : value;
+}

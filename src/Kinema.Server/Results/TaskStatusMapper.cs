@@ -1,0 +1,74 @@
+using Kinema.Contracts.Requests;
+using Kinema.Contracts.Responses;
+using Kinema.Core.Tasks;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Server.Results;
+
+/// <summary>Turns a stored task into the contract's task object, with freshly signed result URLs.</summary>
+internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaServerOptions> options)
+{
+    private readonly KinemaServerOptions _options = options.Value;
+
+    public TaskStatusData Map(TaskRecord task, HttpRequest request)
+    {
+        var created = task.CreatedAt.ToUnixTimeSeconds();
+        var completed = task.State == TaskState.Completed ? task.FinishedAt?.ToUnixTimeSeconds() : null;
+        return new TaskStatusData
+        {
+            Id = task.Id,
+            Status = task.State.ToWire(),
+            Progress = task.State == TaskState.Completed ? 100 : task.Progress,
+            Result = task.State == TaskState.Completed && task.Result is { } result ? MapResult(task.Id, result, request) : null,
+            Created = created,
+            Completed = completed,
+            EstimatedTime = task.State.IsTerminal() ? null : EstimateSeconds(task.Engine, task.Request),
+            ActualTime = completed is { } done ? (int)Math.Max(0, done - created) : null,
+            Error = task.State == TaskState.Failed && task.Failure is { } failure ? new TaskError(failure.Code, failure.Message) : null,
+            Model = task.Model,
+            Engine = task.Engine,
+            Updated = task.UpdatedAt.ToUnixTimeSeconds(),
+        };
+    }
+
+    private TaskResult MapResult(string taskId, StoredResult result, HttpRequest request)
+    {
+        var baseUrl = BaseUrl(request);
+        var (video, expiresAt) = signer.Sign(taskId, result.VideoName, _options.ResultUrlLifetime);
+        var poster = result.PosterName is { } posterName ? baseUrl + signer.Sign(taskId, posterName, _options.ResultUrlLifetime).PathAndQuery : null;
+        return new TaskResult([
+            new TaskVideo
+            {
+                Url = [baseUrl + video],
+                ExpiresAt = expiresAt,
+                ThumbnailUrl = poster,
+                Width = result.Width,
+                Height = result.Height,
+                Duration = Math.Round(result.DurationSeconds, 3),
+                HasAudio = result.HasAudio,
+            },
+        ]);
+    }
+
+    private string BaseUrl(HttpRequest request) =>
+        _options.PublicBaseUrl is { Length: > 0 } configured
+            ? configured.TrimEnd('/')
+            : $"{request.Scheme}://{request.Host}{request.PathBase}";
+
+    /// <summary>A rough guess from the engine and the work asked for; the contract only promises an estimate.</summary>
+    internal static int EstimateSeconds(string engine, GenerationRequest request)
+    {
+        if (!string.Equals(engine, "animatic", StringComparison.OrdinalIgnoreCase))
+        {
+            return request.Mode == GenerationModes.Standard ? 120 : 300;
+        }
+
+        var perSecond = request.Mode switch
+        {
+            GenerationModes.UltraHd => 1.2,
+            GenerationModes.Professional => 0.5,
+            _ => 0.3,
+        };
+        return (int)Math.Ceiling(2 + (request.Duration * perSecond));
+    }
+}

@@ -1,0 +1,120 @@
+using System.Net.Http.Headers;
+using Kinema.Core;
+using Kinema.Core.Storage.Sqlite;
+using Kinema.Core.Tasks;
+using Kinema.EndToEnd.Infrastructure;
+
+namespace Kinema.EndToEnd;
+
+/// <summary>Accepted tasks survive the server dying mid-render, and each completes exactly once.</summary>
+public sealed class CrashRecoveryTests : IDisposable
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "kinema-crash", Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public async Task Killed_server_finishes_every_accepted_task_after_restart()
+    {
+        string key;
+        var ids = new List<string>();
+        await using (var first = await ServerProcess.StartAsync(_data))
+        {
+            key = (await File.ReadAllTextAsync(new KinemaPaths(_data).CliKey)).Trim();
+            using var client = Client(first, key);
+            for (var i = 0; i < 6; i++)
+            {
+                ids.Add(await client.CreateAsync($$"""{"model":"kling-v3","prompt":"crash test {{i}}","duration":5,"audio":true}"""));
+            }
+
+            await WaitUntilAnyProcessingAsync(client, ids);
+            await first.KillAsync();
+        }
+
+        await using (var second = await ServerProcess.StartAsync(_data))
+        {
+            second.Output.Should().NotContain("First start", "the key made on first start is kept");
+            using var client = Client(second, key);
+            foreach (var id in ids)
+            {
+                var task = await client.WaitForTerminalAsync(id, TimeSpan.FromMinutes(3));
+                task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+            }
+
+            await second.TerminateAsync(TimeSpan.FromSeconds(30));
+            second.ExitCode.Should().Be(0);
+        }
+
+        await using var store = KinemaDataStore.Open(new KinemaPaths(_data));
+        store.Count("status = 'completed'").Should().Be(6);
+        store.Count("attempts > 2").Should().Be(0, "a task is retried once after the crash at most");
+        foreach (var id in ids)
+        {
+            File.Exists(Path.Combine(new KinemaPaths(_data).Results, id, "video.mp4")).Should().BeTrue();
+        }
+    }
+
+    [Fact]
+    public async Task Sigterm_stops_cleanly_and_the_next_start_resumes_in_flight_work()
+    {
+        string key;
+        string id;
+        await using (var first = await ServerProcess.StartAsync(_data))
+        {
+            key = (await File.ReadAllTextAsync(new KinemaPaths(_data).CliKey)).Trim();
+            using var client = Client(first, key);
+            id = await client.CreateAsync("""{"model":"kling-v3","prompt":"long render","mode":"pro","duration":15}""");
+            await WaitUntilAnyProcessingAsync(client, [id]);
+
+            await first.TerminateAsync(TimeSpan.FromSeconds(30));
+            first.ExitCode.Should().Be(0);
+        }
+
+        await using (var store = KinemaDataStore.Open(new KinemaPaths(_data)))
+        {
+            var pending = await store.Tasks.GetAsync("default", id, CancellationToken.None);
+            pending!.State.Should().Be(TaskState.Pending, "shutdown gives in-flight work back to the queue");
+        }
+
+        await using var second = await ServerProcess.StartAsync(_data);
+        using var again = Client(second, key);
+        var task = await again.WaitForTerminalAsync(id, TimeSpan.FromMinutes(3));
+        task.GetProperty("status").GetString().Should().Be("completed");
+    }
+
+    private static HttpClient Client(ServerProcess server, string key)
+    {
+        var client = new HttpClient { BaseAddress = server.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    private static async Task WaitUntilAnyProcessingAsync(HttpClient client, IReadOnlyList<string> ids)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var id in ids)
+            {
+                var task = await client.GetTaskAsync(id);
+                if (task.GetProperty("status").GetString() == "processing" && task.GetProperty("progress").GetInt32() > 0)
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("no task started processing");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,1 +1,0 @@
-namespace Kinema.EndToEnd;

@@ -8,6 +8,9 @@ public sealed class SchedulerOptions
     /// <summary>The configuration section.</summary>
     public const string Section = "Kinema:Scheduler";
 
+    /// <summary>Whether this node runs tasks at all (false: an API-only node, or a benchmark of the API alone).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>Tasks made at once on this node.</summary>
     [Range(1, 256)]
     public int Workers { get; set; } = 2;

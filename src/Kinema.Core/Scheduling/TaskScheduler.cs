@@ -29,6 +29,11 @@ internal sealed partial class TaskScheduler(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+
         var recovered = await store.RecoverOrphanedLeasesAsync(stoppingToken);
         if (recovered > 0)
         {

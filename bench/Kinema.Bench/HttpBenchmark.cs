@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Kinema.Contracts.Json;
+using Kinema.Contracts.Responses;
+using Kinema.Core;
+using Kinema.Core.Tenants;
+using Kinema.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Kinema.Bench;
+
+/// <summary>
+/// Kinema's status GET and durable submit against a bare Kestrel JSON endpoint in the same process, each driven by
+/// wrk over loopback. Ratios, not absolute numbers, are the result: the machine is shared and noisy.
+/// </summary>
+internal static partial class HttpBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
+        var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
+        if (!File.Exists("/usr/bin/wrk"))
+        {
+            Console.Error.WriteLine("wrk is needed: apt-get install -y wrk");
+            return 2;
+        }
+
+        var data = Path.Combine(Path.GetTempPath(), "kinema-bench", Guid.NewGuid().ToString("N"));
+        await using var bare = await StartBareAsync();
+        var kinema = KinemaServer.Build(new KinemaPaths(data), [], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["urls"] = "http://127.0.0.1:0",
+                // The API alone is measured: no renders competing for the two cores.
+                ["Kinema:Scheduler:Enabled"] = "false",
+                ["Logging:LogLevel:Default"] = "Warning",
+            });
+        });
+        await kinema.StartAsync();
+        try
+        {
+            var key = (await kinema.Services.GetRequiredService<IApiKeyStore>().CreateAsync("bench", null, CancellationToken.None)).Key;
+            var kinemaUrl = kinema.Urls.First();
+            var bareUrl = bare.Urls.First();
+            var taskId = await CreateTaskAsync(kinemaUrl, key);
+            const string body = """{"model":"kling-v3","prompt":"a golden retriever running on the beach, sunset, cinematic","mode":"std","duration":5,"aspect_ratio":"16:9"}""";
+
+            Console.WriteLine($"wrk -t2 -c{connections} -d{seconds}s, server and load generator share this machine");
+            var bareGet = await WrkAsync($"{bareUrl}/bare/task", seconds, connections, null, null);
+            var kinemaGet = await WrkAsync($"{kinemaUrl}/v1/tasks/{taskId}", seconds, connections, key, null);
+            var barePost = await WrkAsync($"{bareUrl}/bare/generations", seconds, connections, null, body);
+            var kinemaPost = await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, body);
+
+            Console.WriteLine();
+            Console.WriteLine("| measurement | requests/s | p99 latency | ratio to bare | goal |");
+            Console.WriteLine("|---|---|---|---|---|");
+            Row("bare Kestrel GET (200 B JSON)", bareGet, bareGet, "");
+            Row("Kinema GET /v1/tasks/{id} (auth + SQLite read)", kinemaGet, bareGet, "≥ 0.8×");
+            Row("bare Kestrel POST (JSON parse + answer)", barePost, barePost, "");
+            Row("Kinema POST /v1/videos/generations (validate + durable insert)", kinemaPost, barePost, "≥ 0.4×");
+            return 0;
+        }
+        finally
+        {
+            await kinema.StopAsync();
+            await kinema.DisposeAsync();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    private static void Row(string name, WrkResult result, WrkResult baseline, string goal) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {result.RequestsPerSecond:F0} | {result.P99} | {result.RequestsPerSecond / baseline.RequestsPerSecond:F2}× | {goal} |"));
+
+    private static async Task<WebApplication> StartBareAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire));
+        var app = builder.Build();
+        var task = new TaskResponse(200, new TaskStatusData
+        {
+            Id = "task_01KA040M0HP1GJWBJYZMKX1XS1", Status = "processing", Progress = 42, Created = 1763088289,
+            EstimatedTime = 60, Model = "kling-v3", Engine = "animatic", Updated = 1763088290,
+        });
+        app.MapGet("/bare/task", () => TypedResults.Ok(task));
+        app.MapPost("/bare/generations", async (HttpRequest request) =>
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body);
+            return TypedResults.Ok(new CreateTaskResponse(200, [new SubmittedTask("submitted", "task_01KA040M0HP1GJWBJYZMKX1XS1")]));
+        });
+        await app.StartAsync();
+        return app;
+    }
+
+    private static async Task<string> CreateTaskAsync(string baseUrl, string key)
+    {
+        using var client = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var response = await client.PostAsync("/v1/videos/generations",
+            new StringContent("""{"model":"kling-v3","prompt":"bench"}""", System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"create failed: {text}");
+        }
+
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.GetProperty("data")[0].GetProperty("task_id").GetString()!;
+    }
+
+    private static async Task<WrkResult> WrkAsync(string url, int seconds, int connections, string? key, string? body)
+    {
+        var script = Path.GetTempFileName() + ".lua";
+        var lines = new List<string>();
+        if (body is not null)
+        {
+            lines.Add("wrk.method = \"POST\"");
+            lines.Add($"wrk.body = [[{body}]]");
+            lines.Add("wrk.headers[\"Content-Type\"] = \"application/json\"");
+        }
+
+        if (key is not null)
+        {
+            lines.Add($"wrk.headers[\"Authorization\"] = \"Bearer {key}\"");
+        }
+
+        await File.WriteAllLinesAsync(script, lines);
+        var start = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { "-t2", $"-c{connections}", $"-d{seconds}s", "--latency", "-s", script, url })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        File.Delete(script);
+        var rps = double.Parse(RequestsPerSecond().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var p99 = P99().Match(output).Groups[1].Value;
+        var non2xx = Non2xx().Match(output);
+        if (non2xx.Success)
+        {
+            Console.WriteLine($"  warning: {non2xx.Groups[1].Value} non-2xx answers from {url}");
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {url}: {rps:F0} req/s, p99 {p99}"));
+        return new WrkResult(rps, p99);
+    }
+
+    private sealed record WrkResult(double RequestsPerSecond, string P99);
+
+    [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]
+    private static partial Regex RequestsPerSecond();
+
+    [GeneratedRegex(@"99%\s+([0-9.]+\w+)")]
+    private static partial Regex P99();
+
+    [GeneratedRegex(@"Non-2xx or 3xx responses:\s+(\d+)")]
+    private static partial Regex Non2xx();
+}

@@ -24,6 +24,12 @@ public interface ITaskStore
     /// <summary>Gives the task back to the queue (shutdown, transient failure); false when the lease was lost.</summary>
     Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken);
 
+    /// <summary>Cancels a tenant's task unless it already ended; a running task's worker loses its lease and stops.</summary>
+    Task<CancelOutcome> CancelAsync(string tenantId, string taskId, CancellationToken cancellationToken);
+
+    /// <summary>A page of a tenant's tasks, newest first, after an optional cursor.</summary>
+    Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken);
+
     /// <summary>Releases every lease at start-up of a single-node store, whose previous process is known dead.</summary>
     Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken);
 }

@@ -84,3 +84,22 @@ public enum CreateOutcomeKind
     /// <summary>The Idempotency-Key was used before with a different body.</summary>
     KeyConflict,
 }
+
+/// <summary>The outcome of a cancel.</summary>
+/// <param name="Task">The task after the call, or null when it does not exist for the tenant.</param>
+/// <param name="Cancelled">True when this call cancelled it; false when it had already ended.</param>
+public sealed record CancelOutcome(TaskRecord? Task, bool Cancelled);
+
+/// <summary>Which of a tenant's tasks to list.</summary>
+/// <param name="Limit">Page size, 1–100.</param>
+/// <param name="After">The cursor of the previous page's last task (its id), or null for the newest.</param>
+/// <param name="State">Only tasks in this state.</param>
+/// <param name="Model">Only tasks of this model.</param>
+/// <param name="CreatedAfter">Only tasks created after this instant.</param>
+public sealed record TaskQuery(int Limit, string? After = null, TaskState? State = null, string? Model = null, DateTimeOffset? CreatedAfter = null);
+
+/// <summary>One page of tasks, newest first.</summary>
+/// <param name="Tasks">The tasks.</param>
+/// <param name="HasMore">Whether older tasks match.</param>
+/// <param name="NextCursor">Pass as <see cref="TaskQuery.After"/> for the next page.</param>
+public sealed record TaskPage(IReadOnlyList<TaskRecord> Tasks, bool HasMore, string? NextCursor);

@@ -31,7 +31,7 @@ internal static class SqliteSchema
         );
         CREATE INDEX IF NOT EXISTS ix_tasks_queue ON tasks(status, created_at);
         CREATE INDEX IF NOT EXISTS ix_tasks_lease ON tasks(status, lease_expires_at);
-        CREATE INDEX IF NOT EXISTS ix_tasks_tenant_created ON tasks(tenant_id, created_at DESC, id DESC);
+        CREATE INDEX IF NOT EXISTS ix_tasks_tenant_id ON tasks(tenant_id, id DESC);
         CREATE UNIQUE INDEX IF NOT EXISTS ux_tasks_idempotency ON tasks(tenant_id, idempotency_key)
             WHERE idempotency_key IS NOT NULL;
 

@@ -163,6 +163,90 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         }, cancellationToken);
     }
 
+    public Task<CancelOutcome> CancelAsync(string tenantId, string taskId, CancellationToken cancellationToken)
+    {
+        return database.WriteAsync(connection =>
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            using var command = connection.CreateCommand();
+            // Clearing the lease is what stops a running render: the worker's next heartbeat finds it gone.
+            command.CommandText = $"""
+                UPDATE tasks SET status = 'cancelled', finished_at = $now, updated_at = $now,
+                                 lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = $id AND tenant_id = $tenant AND status IN ('pending', 'processing')
+                RETURNING {Columns}
+                """;
+            command.Parameters.AddWithValue("$now", now);
+            command.Parameters.AddWithValue("$id", taskId);
+            command.Parameters.AddWithValue("$tenant", tenantId);
+            using (var reader = command.ExecuteReader())
+            {
+                if (reader.Read())
+                {
+                    return new CancelOutcome(ReadRecord(reader), Cancelled: true);
+                }
+            }
+
+            using var read = connection.CreateCommand();
+            read.CommandText = $"SELECT {Columns} FROM tasks WHERE id = $id AND tenant_id = $tenant";
+            read.Parameters.AddWithValue("$id", taskId);
+            read.Parameters.AddWithValue("$tenant", tenantId);
+            using var existing = read.ExecuteReader();
+            return new CancelOutcome(existing.Read() ? ReadRecord(existing) : null, Cancelled: false);
+        }, cancellationToken);
+    }
+
+    public Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        // Keyset pagination on the id: ids are ULIDs, so id order is creation order, and a page costs O(limit)
+        // through the (tenant_id, id) index however many tasks exist or arrive meanwhile.
+        var conditions = new List<string> { "tenant_id = $tenant" };
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        if (query.After is { } after)
+        {
+            conditions.Add("id < $after");
+            command.Parameters.AddWithValue("$after", after);
+        }
+
+        if (query.State is { } state)
+        {
+            conditions.Add("status = $status");
+            command.Parameters.AddWithValue("$status", state.ToWire());
+        }
+
+        if (query.Model is { } model)
+        {
+            conditions.Add("model = $model");
+            command.Parameters.AddWithValue("$model", model);
+        }
+
+        if (query.CreatedAfter is { } createdAfter)
+        {
+            conditions.Add("created_at > $created_after");
+            command.Parameters.AddWithValue("$created_after", createdAfter.ToUnixTimeMilliseconds());
+        }
+
+        command.CommandText = $"SELECT {Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id DESC LIMIT $limit";
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        using var reader = command.ExecuteReader();
+        var tasks = new List<TaskRecord>(query.Limit + 1);
+        while (reader.Read())
+        {
+            tasks.Add(ReadRecord(reader));
+        }
+
+        var hasMore = tasks.Count > query.Limit;
+        if (hasMore)
+        {
+            tasks.RemoveAt(tasks.Count - 1);
+        }
+
+        return Task.FromResult(new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null));
+    }
+
     public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken)
     {
         return database.WriteAsync(connection =>

@@ -27,14 +27,18 @@ public static class CoreServiceCollectionExtensions
             paths.Database,
             provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value.FullSync,
             provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
-        services.AddSingleton<ITaskStore>(provider => new SqliteTaskStore(
-            provider.GetRequiredService<SqliteDatabase>(),
-            provider.GetRequiredService<TimeProvider>(),
-            provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value));
+        services.AddSingleton<TaskChangeFeed>();
+        services.AddSingleton<ITaskStore>(provider => new NotifyingTaskStore(
+            new SqliteTaskStore(
+                provider.GetRequiredService<SqliteDatabase>(),
+                provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value),
+            provider.GetRequiredService<TaskChangeFeed>()));
         services.AddSingleton<IApiKeyStore>(provider => new SqliteApiKeyStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(paths.Results));
         services.AddSingleton<TaskQueueSignal>();
+        services.AddSingleton<RunningTasks>();
         services.AddSingleton<EngineRegistry>();
         services.AddSingleton(_ => ReadRouting(configuration));
         services.AddSingleton<EngineRouter>();

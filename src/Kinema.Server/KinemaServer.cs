@@ -60,6 +60,9 @@ public static partial class KinemaServer
         TenantContext.RequireApiKey(v1);
         v1.MapCreateGeneration();
         v1.MapGetTask();
+        v1.MapListTasks();
+        v1.MapCancelTask();
+        v1.MapTaskEvents();
         app.MapResultFiles();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");

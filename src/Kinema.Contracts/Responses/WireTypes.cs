@@ -11,6 +11,9 @@ public sealed record SubmittedTask(string Status, [property: JsonPropertyName("t
 /// <summary>The answer to a task query: <c>{"code":200,"data":{…}}</c>.</summary>
 public sealed record TaskResponse(int Code, TaskStatusData Data);
 
+/// <summary>A page of tasks: <c>{"code":200,"data":[…],"has_more":true,"next_cursor":"…"}</c>.</summary>
+public sealed record TaskListResponse(int Code, IReadOnlyList<TaskStatusData> Data, bool HasMore, string? NextCursor);
+
 /// <summary>A task's state as the contract's query endpoint shows it, plus Kinema's additions.</summary>
 public sealed record TaskStatusData
 {

@@ -20,6 +20,7 @@ internal sealed partial class TaskScheduler(
     IResultStorage storage,
     IImageSource images,
     TaskQueueSignal signal,
+    RunningTasks running,
     KinemaPaths paths,
     IOptions<SchedulerOptions> options,
     ILogger<TaskScheduler> logger) : BackgroundService
@@ -94,6 +95,8 @@ internal sealed partial class TaskScheduler(
         using var leaseLost = new CancellationTokenSource();
         using var renderCancellation = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leaseLost.Token);
         await using var heartbeat = new LeaseHeartbeat(store, task.Id, workerId, _options, leaseLost, logger);
+        // A cancel on this node stops the render at once through the same token as a lost lease.
+        running.Add(task.Id, leaseLost);
         var started = TimeProvider.System.GetTimestamp();
         LogStarted(logger, task.Id, engine.Name, task.Attempts);
         try
@@ -121,6 +124,7 @@ internal sealed partial class TaskScheduler(
         }
         catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
         {
+            // Cancelled by the client, or the lease went to another worker: either way this attempt's work is void.
             LogLeaseLost(logger, task.Id, workerId);
         }
         catch (EngineFailureException failure)
@@ -139,6 +143,7 @@ internal sealed partial class TaskScheduler(
         }
         finally
         {
+            running.Remove(task.Id);
             TryDelete(Path.Combine(paths.Work, task.Id));
         }
     }
@@ -196,7 +201,7 @@ internal sealed partial class TaskScheduler(
     [LoggerMessage(Level = LogLevel.Error, Message = "Task {TaskId} failed unexpectedly")]
     private static partial void LogCrashed(ILogger logger, string taskId, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: worker {WorkerId} lost its lease; another worker owns it now")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: worker {WorkerId} stopped: the task was cancelled or its lease passed to another worker")]
     private static partial void LogLeaseLost(ILogger logger, string taskId, string workerId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} given back to the queue at shutdown")]

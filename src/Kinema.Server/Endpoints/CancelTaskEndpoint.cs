@@ -1,0 +1,48 @@
+using Kinema.Contracts.Responses;
+using Kinema.Core.Scheduling;
+using Kinema.Core.Tasks;
+using Kinema.Server.Auth;
+using Kinema.Server.Errors;
+using Kinema.Server.Results;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Kinema.Server.Endpoints;
+
+/// <summary><c>POST /v1/tasks/{task_id}/cancel</c>: a pending task never runs; a running one stops.</summary>
+internal static class CancelTaskEndpoint
+{
+    public static RouteHandlerBuilder MapCancelTask(this RouteGroupBuilder group) =>
+        group.MapPost("/tasks/{task_id}/cancel", HandleAsync)
+            .WithName("CancelTask")
+            .WithSummary("Cancel a task that has not ended");
+
+    internal static async Task<Results<Ok<TaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
+        string task_id,
+        HttpContext http,
+        ITaskStore store,
+        RunningTasks running,
+        TaskStatusMapper mapper,
+        CancellationToken cancellationToken)
+    {
+        var tenant = TenantContext.Get(http);
+        if (!TaskIds.IsWellFormed(task_id))
+        {
+            return ApiErrors.TaskNotFound(task_id);
+        }
+
+        var outcome = await store.CancelAsync(tenant.TenantId, task_id, cancellationToken);
+        if (outcome.Task is null)
+        {
+            return ApiErrors.TaskNotFound(task_id);
+        }
+
+        if (!outcome.Cancelled)
+        {
+            return ApiErrors.Create(StatusCodes.Status409Conflict,
+                $"the task is already {outcome.Task.State.ToWire()} and can no longer be cancelled", "task_id");
+        }
+
+        running.TryStop(task_id);
+        return TypedResults.Ok(new TaskResponse(200, mapper.Map(outcome.Task, http.Request)));
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Kinema.Contracts.Json;
+using Kinema.Contracts.Responses;
+using Kinema.Core.Tasks;
+using Kinema.Server.Auth;
+using Kinema.Server.Errors;
+using Kinema.Server.Results;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Kinema.Server.Endpoints;
+
+/// <summary>
+/// <c>GET /v1/tasks/{task_id}/events</c>: Server-Sent Events with the task object at once and after every change,
+/// ending after a terminal state. Event ids grow with every change, so <c>Last-Event-ID</c> resumes where a dropped
+/// connection left off.
+/// </summary>
+internal static class TaskEventsEndpoint
+{
+    public const string EventName = "task";
+
+    public const string KeepAliveEventName = "keepalive";
+
+    /// <summary>How often a watcher re-reads the store even without a notice (changes made by other nodes).</summary>
+    private static readonly TimeSpan Fallback = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    public static RouteHandlerBuilder MapTaskEvents(this RouteGroupBuilder group) =>
+        group.MapGet("/tasks/{task_id}/events", HandleAsync)
+            .WithName("WatchTask")
+            .WithSummary("Stream a task's changes as Server-Sent Events");
+
+    internal static async Task<Results<ServerSentEventsResult<string>, JsonHttpResult<ErrorResponse>>> HandleAsync(
+        string task_id,
+        HttpContext http,
+        ITaskStore store,
+        TaskChangeFeed feed,
+        TaskStatusMapper mapper,
+        CancellationToken cancellationToken)
+    {
+        var tenant = TenantContext.Get(http);
+        var task = TaskIds.IsWellFormed(task_id) ? await store.GetAsync(tenant.TenantId, task_id, cancellationToken) : null;
+        if (task is null)
+        {
+            return ApiErrors.TaskNotFound(task_id);
+        }
+
+        long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var lastSeen);
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        return TypedResults.ServerSentEvents(
+            StreamAsync(tenant.TenantId, task_id, lastSeen, store, feed, mapper, http.Request, cancellationToken));
+    }
+
+    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
+        string tenantId,
+        string taskId,
+        long lastSeen,
+        ITaskStore store,
+        TaskChangeFeed feed,
+        TaskStatusMapper mapper,
+        HttpRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // Subscribe before the first read, so a change between the two is never missed.
+        using var subscription = feed.Subscribe(taskId);
+        var quiet = TimeSpan.Zero;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var task = await store.GetAsync(tenantId, taskId, cancellationToken);
+            if (task is null)
+            {
+                yield break;
+            }
+
+            var version = VersionOf(task);
+            if (version > lastSeen)
+            {
+                lastSeen = version;
+                quiet = TimeSpan.Zero;
+                var json = JsonSerializer.Serialize(mapper.Map(task, request), KinemaJsonContext.Wire.TaskStatusData);
+                yield return new SseItem<string>(json, EventName) { EventId = version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            }
+            else if (quiet >= KeepAlive)
+            {
+                quiet = TimeSpan.Zero;
+                // Keeps proxies from closing an idle stream; clients listening for "task" events never see it.
+                yield return new SseItem<string>("{}", KeepAliveEventName);
+            }
+
+            if (task.State.IsTerminal())
+            {
+                yield break;
+            }
+
+            bool notified;
+            try
+            {
+                notified = await subscription.WaitAsync(Fallback, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+
+            quiet += notified ? TimeSpan.Zero : Fallback;
+        }
+    }
+
+    /// <summary>A number that grows with every change of the task: its last-change time, then its progress.</summary>
+    internal static long VersionOf(TaskRecord task) =>
+        (task.UpdatedAt.ToUnixTimeMilliseconds() * 1000) + (task.State.IsTerminal() ? 999 : task.Progress);
+}

@@ -14,3 +14,10 @@ public static partial class GenerationRequestRules
         return new ParsedRequest(new GenerationRequest { Model = "kling-v3", Prompt = prompt, Duration = duration, Mode = mode, Audio = audio }, []);
     }
 }
+public static partial class GenerationRequestRules
+{
+    /// <summary>TEMPORARY.</summary>
+    public static IReadOnlyList<RuleViolation> Validate(GenerationRequest request, GenerationRuleOptions options) => [];
+    /// <summary>TEMPORARY.</summary>
+    public static string ToJson(GenerationRequest request) => System.Text.Json.JsonSerializer.Serialize(new { model = request.Model, prompt = request.Prompt, duration = request.Duration, mode = request.Mode });
+}

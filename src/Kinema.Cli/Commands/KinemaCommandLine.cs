@@ -11,8 +11,25 @@ internal static class KinemaCommandLine
         {
             ServeCommand.Create(),
             KeysCommand.Create(),
+            GenerateCommand.Create(),
         };
+        foreach (var command in TaskCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await Console.Error.WriteLineAsync($"kinema: {error.Message}");
+            }
+
+            await Console.Error.WriteLineAsync("Run 'kinema --help' (or 'kinema <command> --help') for usage.");
+            return ExitCodes.Usage;
+        }
+
         // The server's own host handles SIGINT/SIGTERM and drains in-flight work; System.CommandLine's handler
         // would kill the process two seconds after Ctrl-C instead.
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

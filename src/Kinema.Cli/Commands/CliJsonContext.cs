@@ -1,0 +1,7 @@
+using System.Text.Json.Serialization;
+
+namespace Kinema.Cli.Commands;
+
+/// <summary>Source-generated JSON for the CLI's own small outputs.</summary>
+[JsonSerializable(typeof(string))]
+internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -42,7 +42,15 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<EngineRegistry>();
         services.AddSingleton(_ => ReadRouting(configuration));
         services.AddSingleton<EngineRouter>();
+        services.AddOptions<Upstream.UpstreamOptions>().BindConfiguration(Upstream.UpstreamOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IUpstreamTaskStore>(provider => new SqliteUpstreamTaskStore(
+            provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<TaskChangeFeed>()));
+        services.AddSingleton<Upstream.CallbackUrls>();
+        services.AddSingleton<Upstream.UpstreamPollerSignal>();
+        services.AddSingleton<Upstream.ResultArchiver>();
+        services.AddSingleton<Upstream.UpstreamSubmitter>();
         services.AddHostedService<Scheduling.TaskScheduler>();
+        services.AddHostedService<Upstream.UpstreamPoller>();
         return services;
     }
 

@@ -37,7 +37,7 @@ public static partial class KinemaServer
         services.AddSafeFetching();
         services.AddKinemaEngines();
         services.AddSingleton(provider => new ResultUrlSigner(
-            ResultUrlSigner.LoadOrCreateSecret(paths.SigningKey), provider.GetRequiredService<TimeProvider>()));
+            SecretFile.LoadOrCreate(paths.SigningKey), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TaskStatusMapper>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire));
@@ -64,6 +64,7 @@ public static partial class KinemaServer
         v1.MapCancelTask();
         v1.MapTaskEvents();
         app.MapResultFiles();
+        app.MapUpstreamCallbacks();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs");

@@ -17,6 +17,7 @@ namespace Kinema.Core.Scheduling;
 internal sealed partial class TaskScheduler(
     ITaskStore store,
     EngineRegistry engines,
+    Upstream.UpstreamSubmitter submitter,
     IResultStorage storage,
     IImageSource images,
     TaskQueueSignal signal,
@@ -76,8 +77,23 @@ internal sealed partial class TaskScheduler(
 
     private async Task RunTaskAsync(TaskRecord task, string workerId, CancellationToken stoppingToken)
     {
-        var engine = engines.Find(task.Engine);
-        if (engine is null)
+        var found = engines.Find(task.Engine);
+        if (found is IUpstreamEngine)
+        {
+            // Remote engines hold a worker only while submitting; the poller follows the task from there.
+            try
+            {
+                await submitter.SubmitAsync(task, workerId, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                await store.ReleaseAsync(task.Id, workerId, CancellationToken.None);
+            }
+
+            return;
+        }
+
+        if (found is not IVideoEngine engine)
         {
             await store.FailAsync(task.Id, workerId, new TaskFailure(
                 "engine_unavailable", $"the engine '{task.Engine}' this task is pinned to is not configured on this server"),

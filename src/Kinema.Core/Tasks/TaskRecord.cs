@@ -39,6 +39,16 @@ public sealed record TaskRecord
     public DateTimeOffset? LeaseExpiresAt { get; init; }
     /// <summary>The client's Idempotency-Key, if any.</summary>
     public string? IdempotencyKey { get; init; }
+    /// <summary>Where the task lives upstream, once an upstream engine accepted it.</summary>
+    public Engines.UpstreamHandle? Upstream { get; init; }
+    /// <summary>The engine a submission was last attempted on (persisted before sending), for crash recovery.</summary>
+    public string? SubmitIntentEngine { get; init; }
+    /// <summary>When the next upstream poll is due.</summary>
+    public DateTimeOffset? NextPollAt { get; init; }
+    /// <summary>Consecutive transient poll failures.</summary>
+    public int PollErrors { get; init; }
+    /// <summary>Engines tried before the one that took the task, and why they were passed over.</summary>
+    public string? EngineHistory { get; init; }
 }
 
 /// <summary>Why a task failed: a stable code and a sentence for the client.</summary>

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Kinema.Server.Endpoints;
 
 /// <summary><c>POST /v1/tasks/{task_id}/cancel</c>: a pending task never runs; a running one stops.</summary>
-internal static class CancelTaskEndpoint
+internal static partial class CancelTaskEndpoint
 {
     public static RouteHandlerBuilder MapCancelTask(this RouteGroupBuilder group) =>
         group.MapPost("/tasks/{task_id}/cancel", HandleAsync)
@@ -21,6 +21,8 @@ internal static class CancelTaskEndpoint
         HttpContext http,
         ITaskStore store,
         RunningTasks running,
+        Core.Engines.EngineRegistry engines,
+        ILoggerFactory loggers,
         TaskStatusMapper mapper,
         CancellationToken cancellationToken)
     {
@@ -43,6 +45,21 @@ internal static class CancelTaskEndpoint
         }
 
         running.TryStop(task_id);
+        if (outcome.Task.Upstream is { } handle && engines.Find(handle.Engine) is Core.Engines.IUpstreamEngine upstream)
+        {
+            try
+            {
+                await upstream.CancelAsync(handle, cancellationToken);
+            }
+            catch (Core.Engines.UpstreamException exception)
+            {
+                // Cancelled here either way; the upstream may still finish (and bill) it, which the log records.
+                LogUpstreamCancelFailed(loggers.CreateLogger("Kinema.Server.Cancel"), task_id, exception);
+            }
+        }
         return TypedResults.Ok(new TaskResponse(200, mapper.Map(outcome.Task, http.Request)));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream cancel of {TaskId} failed")]
+    private static partial void LogUpstreamCancelFailed(ILogger logger, string taskId, Exception exception);
 }

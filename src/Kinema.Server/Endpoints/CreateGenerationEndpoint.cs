@@ -28,6 +28,7 @@ internal static class CreateGenerationEndpoint
         HttpContext http,
         ITaskStore store,
         EngineRouter router,
+        EngineRegistry registry,
         TaskQueueSignal signal,
         IOptions<FetchOptions> fetchOptions,
         CancellationToken cancellationToken)
@@ -72,6 +73,12 @@ internal static class CreateGenerationEndpoint
             {
                 return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable,
                     $"no engine is configured for model '{request.Model}'", "model");
+            }
+
+            // An upstream that cannot honour a field refuses the task now, rather than silently dropping it.
+            if (registry.Find(engines[0]) is IUpstreamEngine upstream && upstream.Unsupported(request) is { Count: > 0 } unsupported)
+            {
+                return ApiErrors.FromViolations(unsupported);
             }
 
             var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();

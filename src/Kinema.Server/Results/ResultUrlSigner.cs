@@ -42,23 +42,6 @@ internal sealed class ResultUrlSigner(byte[] secret, TimeProvider time)
         var payload = Encoding.UTF8.GetBytes($"{taskId}/{name}\n{expires}");
         return WebEncoders.Base64UrlEncode(HMACSHA256.HashData(secret, payload));
     }
-
-    /// <summary>Loads the node's signing secret, making one on first start.</summary>
-    public static byte[] LoadOrCreateSecret(string path)
-    {
-        if (File.Exists(path))
-        {
-            var existing = File.ReadAllBytes(path);
-            if (existing.Length >= 32)
-            {
-                return existing;
-            }
-        }
-
-        var secret = RandomNumberGenerator.GetBytes(32);
-        Core.SecretFile.Write(path, secret);
-        return secret;
-    }
 }
 
 /// <summary>The outcome of checking a signed URL.</summary>

@@ -27,8 +27,16 @@ internal static class SqliteSchema
             lease_owner      TEXT,
             lease_expires_at INTEGER,
             idempotency_key  TEXT,
-            request_hash     TEXT NOT NULL
+            request_hash     TEXT NOT NULL,
+            upstream_engine  TEXT,
+            upstream_account TEXT,
+            upstream_id      TEXT,
+            submit_intent_at INTEGER,
+            next_poll_at     INTEGER,
+            poll_errors      INTEGER NOT NULL DEFAULT 0,
+            engine_history   TEXT
         );
+        CREATE INDEX IF NOT EXISTS ix_tasks_polls ON tasks(next_poll_at) WHERE next_poll_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_tasks_queue ON tasks(status, created_at);
         CREATE INDEX IF NOT EXISTS ix_tasks_lease ON tasks(status, lease_expires_at);
         CREATE INDEX IF NOT EXISTS ix_tasks_tenant_id ON tasks(tenant_id, id DESC);

@@ -7,9 +7,10 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>Tasks in SQLite. Every state change after the claim is fenced by <c>lease_owner</c>.</summary>
 internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time, TaskStoreOptions options) : ITaskStore
 {
-    private const string Columns = """
+    internal const string Columns = """
         id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, started_at,
-        finished_at, error_code, error_message, result_json, attempts, lease_owner, lease_expires_at, idempotency_key
+        finished_at, error_code, error_message, result_json, attempts, lease_owner, lease_expires_at, idempotency_key,
+        upstream_engine, upstream_account, upstream_id, next_poll_at, poll_errors, engine_history
         """;
 
     private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
@@ -172,7 +173,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             // Clearing the lease is what stops a running render: the worker's next heartbeat finds it gone.
             command.CommandText = $"""
                 UPDATE tasks SET status = 'cancelled', finished_at = $now, updated_at = $now,
-                                 lease_owner = NULL, lease_expires_at = NULL
+                                 lease_owner = NULL, lease_expires_at = NULL, next_poll_at = NULL
                 WHERE id = $id AND tenant_id = $tenant AND status IN ('pending', 'processing')
                 RETURNING {Columns}
                 """;
@@ -303,10 +304,10 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         command.Parameters.AddWithValue("$tenant", tenantId);
         command.Parameters.AddWithValue("$key", key);
         using var reader = command.ExecuteReader();
-        return reader.Read() ? (ReadRecord(reader), reader.GetString(18)) : null;
+        return reader.Read() ? (ReadRecord(reader), reader.GetString(24)) : null;
     }
 
-    private static TaskRecord ReadRecord(SqliteDataReader reader)
+    internal static TaskRecord ReadRecord(SqliteDataReader reader)
     {
         var request = JsonSerializer.Deserialize(reader.GetString(4), StoreJsonContext.Default.GenerationRequest)
                       ?? throw new InvalidOperationException("A stored request is empty.");
@@ -331,6 +332,11 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             LeaseOwner = reader.IsDBNull(15) ? null : reader.GetString(15),
             LeaseExpiresAt = reader.IsDBNull(16) ? null : FromMilliseconds(reader.GetInt64(16)),
             IdempotencyKey = reader.IsDBNull(17) ? null : reader.GetString(17),
+            SubmitIntentEngine = reader.IsDBNull(18) ? null : reader.GetString(18),
+            Upstream = reader.IsDBNull(20) ? null : new Engines.UpstreamHandle(reader.GetString(18), reader.GetString(19), reader.GetString(20)),
+            NextPollAt = reader.IsDBNull(21) ? null : FromMilliseconds(reader.GetInt64(21)),
+            PollErrors = reader.GetInt32(22),
+            EngineHistory = reader.IsDBNull(23) ? null : reader.GetString(23),
         };
     }
 

@@ -1,0 +1,213 @@
+using System.Collections.Concurrent;
+using Kinema.Core.Engines;
+using Kinema.Core.Tasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Core.Upstream;
+
+/// <summary>
+/// Follows every task waiting upstream, each on its own schedule: due polls are claimed from the store in batches and
+/// run concurrently under a node-wide cap and a per-account cap, so thousands of tasks in flight cost a steady trickle
+/// of requests, not a serial loop. A callback only makes a poll due sooner; the upstream's answer to the poll is the
+/// only thing trusted. Once an hour-old task's deadline passes, the sweeper fails it.
+/// </summary>
+internal sealed partial class UpstreamPoller(
+    IUpstreamTaskStore store,
+    EngineRegistry engines,
+    ResultArchiver archiver,
+    UpstreamPollerSignal signal,
+    IOptions<UpstreamOptions> options,
+    TimeProvider time,
+    ILogger<UpstreamPoller> logger) : BackgroundService
+{
+    /// <summary>How long a claimed poll is reserved: if this node dies mid-poll, the poll comes due again after it.</summary>
+    private static readonly TimeSpan ClaimFor = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan SweepEvery = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _perAccount = new(StringComparer.Ordinal);
+    private readonly UpstreamOptions _options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!engines.HasUpstreams)
+        {
+            return;
+        }
+
+        using var global = new SemaphoreSlim(_options.MaxConcurrentPolls);
+        var lastSweep = DateTimeOffset.MinValue;
+        var running = new List<Task>();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (time.GetUtcNow() - lastSweep > SweepEvery)
+                {
+                    lastSweep = time.GetUtcNow();
+                    await SweepOverdueAsync(stoppingToken);
+                }
+
+                var free = global.CurrentCount;
+                var due = free > 0 ? await store.ClaimDuePollsAsync(free, ClaimFor, stoppingToken) : [];
+                foreach (var task in due)
+                {
+                    await global.WaitAsync(stoppingToken);
+                    running.Add(RunPollAsync(task, global, stoppingToken));
+                }
+
+                running.RemoveAll(t => t.IsCompleted);
+                if (due.Count == 0 || global.CurrentCount == 0)
+                {
+                    await signal.WaitAsync(IdleWait, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                LogLoopFault(logger, exception);
+                await Task.Delay(IdleWait, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task RunPollAsync(TaskRecord task, SemaphoreSlim global, CancellationToken stoppingToken)
+    {
+        var account = _perAccount.GetOrAdd(task.Upstream!.Engine + "/" + task.Upstream.Account,
+            _ => new SemaphoreSlim(_options.MaxConcurrentPollsPerAccount));
+        try
+        {
+            await Task.Yield();
+            await account.WaitAsync(stoppingToken);
+            try
+            {
+                await PollOnceAsync(task, stoppingToken);
+            }
+            finally
+            {
+                account.Release();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The claim runs out and another start polls it again.
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            LogPollFault(logger, task.Id, exception);
+        }
+        finally
+        {
+            global.Release();
+        }
+    }
+
+    internal async Task PollOnceAsync(TaskRecord task, CancellationToken cancellationToken)
+    {
+        var handle = task.Upstream!;
+        if (engines.Find(handle.Engine) is not IUpstreamEngine engine)
+        {
+            await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
+                "engine_unavailable", $"the engine '{handle.Engine}' this task is pinned to is no longer configured"), CancellationToken.None);
+            return;
+        }
+
+        var age = time.GetUtcNow() - (task.StartedAt ?? task.CreatedAt);
+        try
+        {
+            var status = await engine.PollAsync(handle, cancellationToken);
+            switch (status.State)
+            {
+                case UpstreamState.Queued or UpstreamState.Running:
+                    await store.SchedulePollAsync(task.Id, handle.UpstreamId, time.GetUtcNow() + PollSchedule.NextDelay(age, _options),
+                        status.Progress ?? task.Progress, 0, cancellationToken);
+                    break;
+                case UpstreamState.Succeeded:
+                    var result = await archiver.ArchiveAsync(task.Id, status, cancellationToken);
+                    if (await store.CompleteAsync(task.Id, handle.UpstreamId, result, CancellationToken.None))
+                    {
+                        LogCompleted(logger, task.Id, handle.Engine);
+                    }
+
+                    break;
+                case UpstreamState.Cancelled:
+                    await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
+                        "cancelled_upstream", status.FailureMessage ?? "the task was cancelled at the upstream service"), CancellationToken.None);
+                    break;
+                default:
+                    await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
+                        status.FailureCode ?? "upstream_failed", status.FailureMessage ?? "the upstream service failed the task"), CancellationToken.None);
+                    break;
+            }
+        }
+        catch (UpstreamException failure) when (failure.Kind is UpstreamErrorKind.Transient or UpstreamErrorKind.RateLimited)
+        {
+            var errors = task.PollErrors + 1;
+            if (errors > _options.TransientErrorBudget)
+            {
+                await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
+                    failure.Code, $"the upstream kept failing ({errors} times in a row): {failure.Message}"), CancellationToken.None);
+                return;
+            }
+
+            await store.SchedulePollAsync(task.Id, handle.UpstreamId,
+                time.GetUtcNow() + PollSchedule.NextDelay(age, _options, failure.RetryAfter, errors), task.Progress, errors, cancellationToken);
+        }
+        catch (UpstreamException failure)
+        {
+            await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
+        }
+    }
+
+    private async Task SweepOverdueAsync(CancellationToken cancellationToken)
+    {
+        var hours = _options.Deadline.TotalHours;
+        var limit = hours >= 1 ? $"{hours:0.#} h" : $"{_options.Deadline.TotalMinutes:0.#} min";
+        var overdue = await store.FailOverdueAsync(time.GetUtcNow() - _options.Deadline,
+            new TaskFailure("deadline_exceeded", $"the upstream did not finish the task within {limit}"), 500, cancellationToken);
+        foreach (var task in overdue)
+        {
+            LogOverdue(logger, task.Id);
+            if (task.Upstream is { } handle && engines.Find(handle.Engine) is IUpstreamEngine engine)
+            {
+                try
+                {
+                    await engine.CancelAsync(handle, cancellationToken);
+                }
+                catch (UpstreamException)
+                {
+                    // Best effort: the task is failed here either way.
+                }
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        foreach (var semaphore in _perAccount.Values)
+        {
+            semaphore.Dispose();
+        }
+
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} completed upstream on {Engine} and archived")]
+    private static partial void LogCompleted(ILogger logger, string taskId, string engine);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} passed its upstream deadline and was failed")]
+    private static partial void LogOverdue(ILogger logger, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Polling task {TaskId} failed unexpectedly")]
+    private static partial void LogPollFault(ILogger logger, string taskId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The upstream poller's loop failed")]
+    private static partial void LogLoopFault(ILogger logger, Exception exception);
+}

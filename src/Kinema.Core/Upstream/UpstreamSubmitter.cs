@@ -1,0 +1,191 @@
+using Kinema.Core.Engines;
+using Kinema.Core.Fetching;
+using Kinema.Core.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Core.Upstream;
+
+/// <summary>
+/// Hands a claimed task to its upstream engine exactly once. The intent is written before the request is sent; if
+/// Kinema dies before the answer is recorded, the next attempt finds the intent and asks the upstream (by Kinema's
+/// task id, its external id) whether the task exists before sending anything. A 429, 5xx, timeout or refused account
+/// moves the task to the next engine of its model; a refused request fails it.
+/// </summary>
+internal sealed partial class UpstreamSubmitter(
+    ITaskStore tasks,
+    IUpstreamTaskStore store,
+    EngineRegistry engines,
+    EngineRouter router,
+    IImageSource images,
+    CallbackUrls callbacks,
+    UpstreamPollerSignal pollerSignal,
+    IOptions<UpstreamOptions> options,
+    TimeProvider time,
+    ILogger<UpstreamSubmitter> logger)
+{
+    public async Task SubmitAsync(TaskRecord task, string workerId, CancellationToken cancellationToken)
+    {
+        var candidates = router.EnginesFor(task.Model);
+        var current = task.Engine;
+        var history = task.EngineHistory ?? "";
+        var recovering = task.SubmitIntentEngine == current;
+        while (true)
+        {
+            if (engines.Find(current) is not IUpstreamEngine engine)
+            {
+                await tasks.FailAsync(task.Id, workerId, new TaskFailure(
+                    "engine_unavailable", $"the engine '{current}' is not configured on this server"), CancellationToken.None);
+                return;
+            }
+
+            var job = new UpstreamJob(task.Id, task.Request, callbacks.For(engine.Name, task.Id), images);
+            string failureReason;
+            try
+            {
+                if (recovering && await engine.FindAsync(job, cancellationToken) is { } earlier)
+                {
+                    LogRecovered(logger, task.Id, engine.Name, earlier.UpstreamId);
+                    await RecordAsync(task, workerId, earlier, cancellationToken);
+                    return;
+                }
+
+                if (!await store.RecordIntentAsync(task.Id, workerId, engine.Name, engine.Account, cancellationToken))
+                {
+                    return;
+                }
+
+                var handle = await SubmitWithRetriesAsync(engine, job, cancellationToken);
+                await RecordAsync(task, workerId, handle, cancellationToken);
+                return;
+            }
+            catch (UpstreamException failure) when (!failure.AllowsFailover)
+            {
+                await tasks.FailAsync(task.Id, workerId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
+                return;
+            }
+            catch (UpstreamException failure)
+            {
+                // A timeout may hide a submission the upstream did accept: look before moving on.
+                if (failure.Kind == UpstreamErrorKind.Transient && await TryFindAsync(engine, job, cancellationToken) is { } accepted)
+                {
+                    await RecordAsync(task, workerId, accepted, cancellationToken);
+                    return;
+                }
+
+                failureReason = $"{engine.Name}: {failure.Code} ({failure.Message})";
+                LogFailover(logger, task.Id, engine.Name, failure.Code);
+            }
+
+            history = history.Length == 0 ? failureReason : history + "; " + failureReason;
+            var index = IndexOf(candidates, current);
+            var next = index >= 0 && index + 1 < candidates.Count ? candidates[index + 1] : null;
+            if (next is null)
+            {
+                await tasks.FailAsync(task.Id, workerId, new TaskFailure(
+                    "upstream_unavailable", $"no engine could take the task: {history}"), CancellationToken.None);
+                return;
+            }
+
+            if (!await store.RecordFailoverAsync(task.Id, workerId, next, history, cancellationToken))
+            {
+                return;
+            }
+
+            current = next;
+            recovering = false;
+        }
+    }
+
+    private async Task<UpstreamHandle> SubmitWithRetriesAsync(IUpstreamEngine engine, UpstreamJob job, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await engine.SubmitAsync(job, cancellationToken);
+            }
+            catch (UpstreamException failure) when (failure.Kind == UpstreamErrorKind.Transient && attempt < options.Value.SubmitAttempts)
+            {
+                // Before trying again on the same engine, make sure the first attempt did not get through.
+                if (await TryFindAsync(engine, job, cancellationToken) is { } accepted)
+                {
+                    return accepted;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), time, cancellationToken);
+            }
+        }
+    }
+
+    private static async Task<UpstreamHandle?> TryFindAsync(IUpstreamEngine engine, UpstreamJob job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await engine.FindAsync(job, cancellationToken);
+        }
+        catch (UpstreamException)
+        {
+            return null;
+        }
+    }
+
+    private async Task RecordAsync(TaskRecord task, string workerId, UpstreamHandle handle, CancellationToken cancellationToken)
+    {
+        var firstPoll = time.GetUtcNow() + options.Value.FirstPoll;
+        if (await store.RecordSubmittedAsync(task.Id, workerId, handle, firstPoll, cancellationToken))
+        {
+            LogSubmitted(logger, task.Id, handle.Engine, handle.UpstreamId);
+            pollerSignal.Wake();
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<string> candidates, string engine)
+    {
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            if (string.Equals(candidates[i], engine, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} submitted to {Engine} as {UpstreamId}")]
+    private static partial void LogSubmitted(ILogger logger, string taskId, string engine, string upstreamId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: found the earlier submission to {Engine} ({UpstreamId}) after a restart; not submitting again")]
+    private static partial void LogRecovered(ILogger logger, string taskId, string engine, string upstreamId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: {Engine} refused it ({Code}); failing over")]
+    private static partial void LogFailover(ILogger logger, string taskId, string engine, string code);
+}
+
+/// <summary>Wakes the poller when a poll became due early (new submission, callback).</summary>
+public sealed class UpstreamPollerSignal : IDisposable
+{
+    private readonly SemaphoreSlim _signal = new(0, 1);
+
+    /// <summary>Asks for a look at due polls now.</summary>
+    public void Wake()
+    {
+        try
+        {
+            if (_signal.CurrentCount == 0)
+            {
+                _signal.Release();
+            }
+        }
+        catch (SemaphoreFullException)
+        {
+        }
+    }
+
+    /// <summary>Waits for a wake-up or the timeout.</summary>
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _signal.WaitAsync(timeout, cancellationToken);
+
+    /// <inheritdoc />
+    public void Dispose() => _signal.Dispose();
+}

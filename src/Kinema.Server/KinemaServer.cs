@@ -32,7 +32,6 @@ public static partial class KinemaServer
         var services = builder.Services;
         services.AddOptions<KinemaServerOptions>().BindConfiguration(KinemaServerOptions.Section)
             .ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<FetchOptions>().BindConfiguration(FetchOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddKinemaCore(builder.Configuration, paths);
         services.AddSafeFetching();
         services.AddKinemaEngines();

@@ -1,0 +1,238 @@
+using System.Text.RegularExpressions;
+using Kinema.Contracts.Requests;
+
+namespace Kinema.Contracts.Rules;
+
+public static partial class GenerationRequestRules
+{
+    /// <summary>The longest element name.</summary>
+    public const int MaxElementNameLength = 64;
+
+    /// <summary>The longest element description.</summary>
+    public const int MaxElementDescriptionLength = 500;
+
+    /// <summary>
+    /// Every rule of the contract on a typed request (spec sections 1 and 4), each broken rule reported with its field
+    /// path. The server runs it on every create; the SDK runs it before sending, so a mistake costs no round trip.
+    /// </summary>
+    public static IReadOnlyList<RuleViolation> Validate(GenerationRequest request, GenerationRuleOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(options);
+        var violations = new List<RuleViolation>();
+        void Add(string param, string message) => violations.Add(new RuleViolation(param, message));
+
+        if (request.Model != ModelNames.KlingV3)
+        {
+            Add("model", $"model must be '{ModelNames.KlingV3}', not '{Truncate(request.Model)}'");
+        }
+
+        var promptRequired = !request.MultiShot
+                             || (request.ShotType == ShotTypes.Intelligence && request.MultiPrompt.Count == 0);
+        if (request.Prompt is null)
+        {
+            if (promptRequired)
+            {
+                Add("prompt", request.MultiShot
+                    ? "prompt is required with shot_type 'intelligence' when no multi_prompt is given"
+                    : "prompt is required (it may be omitted only in multi-shot mode)");
+            }
+        }
+        else if (string.IsNullOrWhiteSpace(request.Prompt) && promptRequired)
+        {
+            Add("prompt", "prompt must not be empty");
+        }
+        else if (request.Prompt.Length > MaxPromptLength)
+        {
+            Add("prompt", $"prompt must be at most {MaxPromptLength} characters (it has {request.Prompt.Length})");
+        }
+
+        if (request.NegativePrompt is { Length: > MaxPromptLength } negative)
+        {
+            Add("negative_prompt", $"negative_prompt must be at most {MaxPromptLength} characters (it has {negative.Length})");
+        }
+
+        if (!GenerationModes.All.Contains(request.Mode))
+        {
+            Add("mode", $"mode must be one of std, pro, 4k, not '{Truncate(request.Mode)}'");
+        }
+
+        var durationValid = request.Duration is >= MinDuration and <= MaxDuration;
+        if (!durationValid)
+        {
+            Add("duration", $"duration must be from {MinDuration} to {MaxDuration} seconds, not {request.Duration}");
+        }
+
+        if (!AspectRatios.All.Contains(request.AspectRatio))
+        {
+            Add("aspect_ratio", $"aspect_ratio must be one of 16:9, 9:16, 1:1, not '{Truncate(request.AspectRatio)}'");
+        }
+
+        ValidateImages(request, options, Add);
+        ValidateShots(request, durationValid, Add);
+        ValidateElements(request, options, Add);
+
+        if (request.CallbackUrl is { } callback && AddressPolicy.CheckCallbackUrl("callback_url", callback, options.AllowPrivateNetworks) is { } bad)
+        {
+            violations.Add(bad);
+        }
+
+        return violations;
+    }
+
+    private static void ValidateImages(GenerationRequest request, GenerationRuleOptions options, Action<string, string> add)
+    {
+        if (request.ImageUrls.Count > MaxImageUrls)
+        {
+            add("image_urls", $"image_urls must have at most {MaxImageUrls} images (first frame, last frame), not {request.ImageUrls.Count}");
+            return;
+        }
+
+        for (var i = 0; i < request.ImageUrls.Count; i++)
+        {
+            CheckImage($"image_urls[{i}]", request.ImageUrls[i], options, add);
+        }
+    }
+
+    private static void ValidateShots(GenerationRequest request, bool durationValid, Action<string, string> add)
+    {
+        if (!request.MultiShot)
+        {
+            return;
+        }
+
+        if (request.ShotType is null)
+        {
+            add("shot_type", "shot_type is required when multi_shot is true: 'customize' or 'intelligence'");
+            return;
+        }
+
+        if (request.ShotType is not (ShotTypes.Customize or ShotTypes.Intelligence))
+        {
+            add("shot_type", $"shot_type must be 'customize' or 'intelligence', not '{Truncate(request.ShotType)}'");
+            return;
+        }
+
+        var shots = request.MultiPrompt;
+        if (shots.Count == 0)
+        {
+            if (request.ShotType == ShotTypes.Customize)
+            {
+                add("multi_prompt", "multi_prompt is required with shot_type 'customize': 1 to 6 shots");
+            }
+
+            return;
+        }
+
+        if (shots.Count > MaxShots)
+        {
+            add("multi_prompt", $"multi_prompt must have 1 to {MaxShots} shots, not {shots.Count}");
+            return;
+        }
+
+        for (var i = 0; i < shots.Count; i++)
+        {
+            var shot = shots[i];
+            var path = $"multi_prompt[{i}]";
+            if (shot.Index != i + 1)
+            {
+                add(path + ".index", $"{path}.index must be {i + 1}: shot indexes start at 1 and are continuous, in order");
+            }
+
+            if (string.IsNullOrWhiteSpace(shot.Prompt))
+            {
+                add(path + ".prompt", $"{path}.prompt must not be empty");
+            }
+            else if (shot.Prompt.Length > MaxShotPromptLength)
+            {
+                add(path + ".prompt", $"{path}.prompt must be at most {MaxShotPromptLength} characters (it has {shot.Prompt.Length})");
+            }
+
+            if (shot.Duration < 1)
+            {
+                add(path + ".duration", $"{path}.duration must be at least 1");
+            }
+            else if (durationValid && shot.Duration > request.Duration)
+            {
+                add(path + ".duration", $"{path}.duration must not exceed the task's duration ({request.Duration})");
+            }
+        }
+
+        var sum = shots.Sum(shot => (long)shot.Duration);
+        if (durationValid && sum != request.Duration)
+        {
+            add("multi_prompt", $"the shots' durations add up to {sum}, but they must add up to duration ({request.Duration})");
+        }
+    }
+
+    private static void ValidateElements(GenerationRequest request, GenerationRuleOptions options, Action<string, string> add)
+    {
+        var elements = request.Elements;
+        if (elements.Count > MaxElements)
+        {
+            add("elements", $"elements must have at most {MaxElements} subjects, not {elements.Count}");
+            return;
+        }
+
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < elements.Count; i++)
+        {
+            var element = elements[i];
+            var path = $"elements[{i}]";
+            if (string.IsNullOrWhiteSpace(element.Name))
+            {
+                add(path + ".name", $"{path}.name must not be empty");
+            }
+            else if (element.Name.Length > MaxElementNameLength || !ElementName().IsMatch(element.Name))
+            {
+                add(path + ".name", $"{path}.name must be 1 to {MaxElementNameLength} letters, digits, '_' or '-', so prompts can mention it as @name");
+            }
+            else if (!seen.Add(element.Name))
+            {
+                add(path + ".name", $"{path}.name '{element.Name}' is used by an earlier element; names must be unique");
+            }
+
+            if (string.IsNullOrWhiteSpace(element.Description))
+            {
+                add(path + ".description", $"{path}.description must not be empty");
+            }
+            else if (element.Description.Length > MaxElementDescriptionLength)
+            {
+                add(path + ".description", $"{path}.description must be at most {MaxElementDescriptionLength} characters");
+            }
+
+            var urls = element.ElementInputUrls;
+            if (urls.Count is < MinElementImages or > MaxElementImages)
+            {
+                add(path + ".element_input_urls",
+                    $"{path}.element_input_urls must have {MinElementImages} to {MaxElementImages} images (the first frontal), not {urls.Count}");
+                continue;
+            }
+
+            for (var j = 0; j < urls.Count; j++)
+            {
+                CheckImage($"{path}.element_input_urls[{j}]", urls[j], options, add);
+            }
+        }
+    }
+
+    private static void CheckImage(string param, string url, GenerationRuleOptions options, Action<string, string> add)
+    {
+        if (string.IsNullOrWhiteSpace(url))
+        {
+            add(param, $"{param} must not be empty");
+            return;
+        }
+
+        if (AddressPolicy.CheckImageUrl(param, url, options.AllowPrivateNetworks) is { } violation)
+        {
+            add(violation.Param, violation.Message);
+        }
+    }
+
+    private static string Truncate(string? value) =>
+        value is null ? "" : value.Length > 40 ? value[..40] + "…" : value;
+
+    [GeneratedRegex("^[A-Za-z0-9_-]+$")]
+    private static partial Regex ElementName();
+}

@@ -39,7 +39,14 @@ public static partial class KinemaServer
             SecretFile.LoadOrCreate(paths.SigningKey), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TaskStatusMapper>();
         services.AddSingleton<ApiKeyAuthenticator>();
-        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire));
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            // The contract is snake_case with absent fields left out; messages keep their quotes readable.
+            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+            json.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+            json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire);
+        });
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(1, ServerJsonContext.Default));
         services.AddOpenApi();
         services.AddProblemDetails();

@@ -44,7 +44,7 @@ internal static class ServeCommand
 
                 return ExitCodes.Usage;
             }
-            catch (StartupCheckException exception)
+            catch (Kinema.Engines.Animatic.FfmpegMissingException exception)
             {
                 await Console.Error.WriteLineAsync("kinema serve: " + exception.Message);
                 return ExitCodes.Usage;

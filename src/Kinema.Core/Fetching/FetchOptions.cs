@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Kinema.Core.Fetching;
 
 /// <summary>Limits on what Kinema fetches from URLs that users give it (<c>Kinema:Fetch</c>).</summary>
-public sealed class FetchOptions
+public sealed record FetchOptions
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "Kinema:Fetch";

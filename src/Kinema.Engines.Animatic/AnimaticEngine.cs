@@ -80,11 +80,12 @@ internal sealed partial class AnimaticEngine(IOptions<AnimaticOptions> options, 
             "-map", "0:v:0",
             "-c:v", "libx264", "-preset", mode == GenerationModes.UltraHd ? _options.UltraHdPreset : _options.Preset,
             "-pix_fmt", "yuv420p", "-r", OutputFormat.FramesPerSecond.ToString(CultureInfo.InvariantCulture),
-            "-frames:v", totalFrames.ToString(CultureInfo.InvariantCulture),
         ]);
+        // No -frames:v or -shortest: exactly totalFrames frames are written and the tone bed is exactly as long, and
+        // either option makes ffmpeg close the file before the audio encoder has caught up (~0.8 s of sound lost).
         if (audioPath is not null)
         {
-            arguments.AddRange(["-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2", "-shortest"]);
+            arguments.AddRange(["-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2"]);
         }
         else
         {

@@ -44,6 +44,7 @@ public sealed class UseCaseTests(ServerFixture fixture) : IClassFixture<ServerFi
             report.AudioCodec.Should().Be("aac");
             report.AudioSampleRate.Should().Be(48000);
             report.AudioChannels.Should().Be(2);
+            report.AudioDuration!.Value.Should().BeApproximately(seconds, FrameTolerance, "the sound lasts as long as the picture");
         }
     }
 

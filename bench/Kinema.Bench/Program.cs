@@ -3,11 +3,12 @@ using Kinema.Bench;
 return args.FirstOrDefault() switch
 {
     "http" => await HttpBenchmark.RunAsync(args[1..]),
+    "render" => await RenderBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run http [seconds] [connections]");
+    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] | bench/run render [runs]");
     return 2;
 }

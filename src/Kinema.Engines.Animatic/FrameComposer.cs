@@ -28,7 +28,8 @@ internal sealed class FrameComposer : IDisposable
     private readonly SKPaint _shadowPaint = new() { Color = new SKColor(0, 0, 0, 150), IsAntialias = true };
     private readonly SKPaint _imagePaint = new() { IsAntialias = true };
     private readonly SKSamplingOptions _sampling = new(SKFilterMode.Linear, SKMipmapMode.None);
-    private readonly Dictionary<int, SKImage> _overlays = [];
+    private readonly Dictionary<int, List<(SKImage Image, SKPointI At)>> _overlays = [];
+    private readonly Dictionary<int, SKImage> _backgrounds = [];
     private readonly string _label;
 
     public FrameComposer(
@@ -55,7 +56,11 @@ internal sealed class FrameComposer : IDisposable
     {
         var segment = SegmentAt(frame);
         DrawBackground(canvas, frame, segment);
-        canvas.DrawImage(OverlayFor(segment), 0, 0);
+        foreach (var (image, at) in OverlayFor(segment))
+        {
+            canvas.DrawImage(image, at.X, at.Y);
+        }
+
         DrawTimeCode(canvas, frame, segment);
     }
 
@@ -106,20 +111,50 @@ internal sealed class FrameComposer : IDisposable
         canvas.DrawImage(image, SKRect.Create(left, top, drawnWidth, drawnHeight), _sampling, _imagePaint);
     }
 
+    /// <summary>
+    /// A text-to-video shot pans across a wide scene drawn once per shot; a frame is then one opaque copy, which
+    /// keeps drawing far below the encoder's cost.
+    /// </summary>
     private void DrawGradient(SKCanvas canvas, int frame, ShotSegment segment)
     {
+        var scene = SceneFor(segment);
+        var travel = scene.Width - _width;
+        var progress = segment.FrameCount > 1 ? (frame - segment.StartFrame) / (float)(segment.FrameCount - 1) : 0f;
+        canvas.DrawImage(scene, -(int)MathF.Round(travel * progress), 0);
+    }
+
+    private SKImage SceneFor(ShotSegment segment)
+    {
+        if (_backgrounds.TryGetValue(segment.Number, out var cached))
+        {
+            return cached;
+        }
+
+        var width = _width + (_width / 4);
         var hue = (uint)StableHash(segment.Prompt + segment.Number) % 360;
-        var seconds = frame / (float)_fps;
-        var angle = seconds * 0.6f;
-        var start = new SKPoint((_width / 2f) + (MathF.Cos(angle) * _width / 2f), (_height / 2f) + (MathF.Sin(angle) * _height / 2f));
-        var end = new SKPoint(_width - start.X, _height - start.Y);
-        using var shader = SKShader.CreateLinearGradient(start, end,
-            [SKColor.FromHsl(hue, 55, 30), SKColor.FromHsl((hue + 50) % 360, 60, 45)], SKShaderTileMode.Clamp);
-        using var paint = new SKPaint { Shader = shader };
-        canvas.DrawRect(0, 0, _width, _height, paint);
-        using var orb = new SKPaint { Color = SKColor.FromHsl((hue + 180) % 360, 70, 60).WithAlpha(70), IsAntialias = true };
-        var radius = Math.Min(_width, _height) * 0.18f;
-        canvas.DrawCircle(_width * (0.2f + (0.6f * ((seconds * 0.07f) % 1f))), _height * (0.35f + (0.1f * MathF.Sin(seconds))), radius, orb);
+        using var surface = SKSurface.Create(new SKImageInfo(width, _height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var canvas = surface.Canvas;
+        using (var shader = SKShader.CreateLinearGradient(new SKPoint(0, 0), new SKPoint(width, _height),
+                   [SKColor.FromHsl(hue, 55, 28), SKColor.FromHsl((hue + 50) % 360, 60, 45), SKColor.FromHsl((hue + 90) % 360, 50, 30)],
+                   SKShaderTileMode.Clamp))
+        using (var paint = new SKPaint { Shader = shader })
+        {
+            canvas.DrawRect(0, 0, width, _height, paint);
+        }
+
+        // A few soft shapes give the pan something to move past.
+        var random = new Random(StableHash(segment.Prompt));
+        using var shape = new SKPaint { IsAntialias = true };
+        for (var i = 0; i < 7; i++)
+        {
+            shape.Color = SKColor.FromHsl((hue + 150 + (uint)(i * 25)) % 360, 60, 60).WithAlpha(60);
+            var radius = Math.Min(_width, _height) * (0.06f + (0.12f * (float)random.NextDouble()));
+            canvas.DrawCircle(width * (float)random.NextDouble(), _height * (0.15f + (0.55f * (float)random.NextDouble())), radius, shape);
+        }
+
+        var image = surface.Snapshot();
+        _backgrounds[segment.Number] = image;
+        return image;
     }
 
     private void DrawTimeCode(SKCanvas canvas, int frame, ShotSegment segment)
@@ -132,8 +167,11 @@ internal sealed class FrameComposer : IDisposable
         canvas.DrawText(text, margin, y, _hudFont, _hudPaint);
     }
 
-    /// <summary>Caption, element insets, label and watermark of one shot, drawn once into a transparent image.</summary>
-    private SKImage OverlayFor(ShotSegment segment)
+    /// <summary>
+    /// Caption, element insets, label and watermark of one shot, drawn once, then cut into the few rectangles that hold
+    /// something, so a frame blends those and not a whole transparent layer.
+    /// </summary>
+    private List<(SKImage Image, SKPointI At)> OverlayFor(ShotSegment segment)
     {
         if (_overlays.TryGetValue(segment.Number, out var cached))
         {
@@ -156,9 +194,56 @@ internal sealed class FrameComposer : IDisposable
             DrawWatermark(canvas);
         }
 
-        var image = surface.Snapshot();
-        _overlays[segment.Number] = image;
-        return image;
+        using var full = surface.Snapshot();
+        var pieces = new List<(SKImage Image, SKPointI At)>();
+        foreach (var region in ContentRegions(full))
+        {
+            if (full.Subset(region) is { } piece)
+            {
+                pieces.Add((piece, new SKPointI(region.Left, region.Top)));
+            }
+        }
+
+        _overlays[segment.Number] = pieces;
+        return pieces;
+    }
+
+    /// <summary>Horizontal bands of rows that have any visible pixel, each trimmed to its columns.</summary>
+    private static List<SKRectI> ContentRegions(SKImage image)
+    {
+        using var pixels = image.PeekPixels() ?? throw new InvalidOperationException("an overlay must be a raster image");
+        var span = pixels.GetPixelSpan<uint>();
+        var width = image.Width;
+        var regions = new List<SKRectI>();
+        int? bandTop = null;
+        int left = width, right = -1;
+        for (var y = 0; y <= image.Height; y++)
+        {
+            var rowLeft = -1;
+            var rowRight = -1;
+            if (y < image.Height)
+            {
+                var row = span.Slice(y * width, width);
+                rowLeft = row.IndexOfAnyExcept(0u);
+                rowRight = rowLeft < 0 ? -1 : row.LastIndexOfAnyExcept(0u);
+            }
+
+            if (rowLeft >= 0)
+            {
+                bandTop ??= y;
+                left = Math.Min(left, rowLeft);
+                right = Math.Max(right, rowRight);
+            }
+            else if (bandTop is { } top)
+            {
+                regions.Add(new SKRectI(left, top, right + 1, y));
+                bandTop = null;
+                left = width;
+                right = -1;
+            }
+        }
+
+        return regions;
     }
 
     private void DrawCaption(SKCanvas canvas, string prompt)
@@ -269,9 +354,14 @@ internal sealed class FrameComposer : IDisposable
 
     public void Dispose()
     {
-        foreach (var overlay in _overlays.Values)
+        foreach (var piece in _overlays.Values.SelectMany(pieces => pieces))
         {
-            overlay.Dispose();
+            piece.Image.Dispose();
+        }
+
+        foreach (var background in _backgrounds.Values)
+        {
+            background.Dispose();
         }
 
         _hudFont.Dispose();

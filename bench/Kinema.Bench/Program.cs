@@ -4,6 +4,7 @@ return args.FirstOrDefault() switch
 {
     "http" => await HttpBenchmark.RunAsync(args[1..]),
     "render" => await RenderBenchmark.RunAsync(args[1..]),
+    "store" => await StoreBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 

@@ -33,7 +33,8 @@ public static class CoreServiceCollectionExtensions
                 provider.GetRequiredService<SqliteDatabase>(),
                 provider.GetRequiredService<TimeProvider>(),
                 provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value),
-            provider.GetRequiredService<TaskChangeFeed>()));
+            provider.GetRequiredService<TaskChangeFeed>(),
+            provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IApiKeyStore>(provider => new SqliteApiKeyStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(paths.Results));

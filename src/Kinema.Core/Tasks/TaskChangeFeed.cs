@@ -11,9 +11,13 @@ public sealed class TaskChangeFeed
 {
     private readonly ConcurrentDictionary<string, Subscribers> _byTask = new(StringComparer.Ordinal);
 
+    /// <summary>Raised for every change before watchers are woken (caches drop the task here).</summary>
+    public event Action<string>? Changed;
+
     /// <summary>Says that a task changed.</summary>
     public void Publish(string taskId)
     {
+        Changed?.Invoke(taskId);
         if (_byTask.TryGetValue(taskId, out var subscribers))
         {
             subscribers.Signal();

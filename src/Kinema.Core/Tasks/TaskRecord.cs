@@ -77,7 +77,9 @@ public sealed record StoredResult
 /// <param name="Request">The validated request.</param>
 /// <param name="IdempotencyKey">The client's key, or null.</param>
 /// <param name="RequestHash">A hash of the canonical request, to tell a replay from a clash.</param>
-public sealed record NewTask(string TenantId, string Engine, GenerationRequest Request, string? IdempotencyKey, string RequestHash);
+/// <param name="RequestJson">The request in the store's JSON form when the caller already has it (it hashed it).</param>
+public sealed record NewTask(
+    string TenantId, string Engine, GenerationRequest Request, string? IdempotencyKey, string RequestHash, string? RequestJson = null);
 
 /// <summary>The outcome of a create.</summary>
 /// <param name="Task">The task created, or the earlier one an idempotent replay returns.</param>

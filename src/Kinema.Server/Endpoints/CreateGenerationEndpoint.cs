@@ -88,8 +88,10 @@ internal static class CreateGenerationEndpoint
                     $"the Idempotency-Key header must be at most {MaxIdempotencyKeyLength} characters", "Idempotency-Key");
             }
 
+            var requestJson = Core.Storage.Sqlite.SqliteTaskStore.SerializeRequest(request);
             var outcome = await store.CreateAsync(
-                new NewTask(tenant.TenantId, engines[0], request, idempotencyKey.Length > 0 ? idempotencyKey : null, HashOf(request)),
+                new NewTask(tenant.TenantId, engines[0], request, idempotencyKey.Length > 0 ? idempotencyKey : null,
+                    HashOf(requestJson), requestJson),
                 cancellationToken);
             switch (outcome.Kind)
             {
@@ -109,9 +111,6 @@ internal static class CreateGenerationEndpoint
         }
     }
 
-    private static string HashOf(Contracts.Requests.GenerationRequest request)
-    {
-        var canonical = JsonSerializer.SerializeToUtf8Bytes(request, StoreJsonContext.Default.GenerationRequest);
-        return Convert.ToHexStringLower(SHA256.HashData(canonical));
-    }
+    private static string HashOf(string canonicalJson) =>
+        Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonicalJson)));
 }

@@ -39,11 +39,25 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
         Execute(_writer, fullSync ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
         Execute(_writer, "PRAGMA busy_timeout=30000;");
         SqliteSchema.Apply(_writer);
+        _savepoint = Prepared("SAVEPOINT op;");
+        _release = Prepared("RELEASE op;");
         _writerLoop = Task.Factory.StartNew(
             RunWriterAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
     public string ConnectionString { get; }
+
+    // Every write runs between these two: prepared once rather than parsed twice per write.
+    private readonly SqliteCommand _savepoint;
+    private readonly SqliteCommand _release;
+
+    private SqliteCommand Prepared(string sql)
+    {
+        var command = _writer.CreateCommand();
+        command.CommandText = sql;
+        command.Prepare();
+        return command;
+    }
 
     /// <summary>Opens a pooled connection for reading.</summary>
     public SqliteConnection OpenRead()
@@ -85,18 +99,48 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
 
     private void CommitBatch(List<IWriteOperation> batch)
     {
+        // Fast path: the whole batch in one transaction, no per-write savepoints. Writes almost never fail; when one
+        // does, the batch is rolled back and replayed with a savepoint around each write, so only the culprit fails.
         try
         {
-            // Raw BEGIN/COMMIT rather than SqliteTransaction: commands built by the store stay free of a
-            // transaction object, and savepoints nest inside.
             Execute(_writer, "BEGIN IMMEDIATE;");
             foreach (var operation in batch)
             {
-                Execute(_writer, "SAVEPOINT op;");
+                operation.Run(_writer);
+            }
+
+            Execute(_writer, "COMMIT;");
+            foreach (var operation in batch)
+            {
+                operation.Publish();
+            }
+
+            return;
+        }
+        catch (Exception exception) when (exception is SqliteException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            TryRollback();
+            foreach (var operation in batch)
+            {
+                operation.Reset();
+            }
+        }
+
+        CommitIsolated(batch);
+    }
+
+    private void CommitIsolated(List<IWriteOperation> batch)
+    {
+        try
+        {
+            Execute(_writer, "BEGIN IMMEDIATE;");
+            foreach (var operation in batch)
+            {
+                _savepoint.ExecuteNonQuery();
                 try
                 {
                     operation.Run(_writer);
-                    Execute(_writer, "RELEASE op;");
+                    _release.ExecuteNonQuery();
                 }
                 catch (Exception exception) when (exception is SqliteException or InvalidOperationException or FormatException or ArgumentException)
                 {
@@ -157,6 +201,7 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
     {
         void Run(SqliteConnection connection);
         void Fail(Exception exception);
+        void Reset();
         void Publish();
     }
 
@@ -170,6 +215,12 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
         public void Run(SqliteConnection connection) => _result = work(connection);
 
         public void Fail(Exception exception) => _error ??= exception;
+
+        public void Reset()
+        {
+            _result = default;
+            _error = null;
+        }
 
         public void Publish()
         {

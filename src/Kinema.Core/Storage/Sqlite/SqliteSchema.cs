@@ -35,10 +35,10 @@ internal static class SqliteSchema
             next_poll_at     INTEGER,
             poll_errors      INTEGER NOT NULL DEFAULT 0,
             engine_history   TEXT
-        );
+        ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS ix_tasks_polls ON tasks(next_poll_at) WHERE next_poll_at IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS ix_tasks_queue ON tasks(status, created_at);
-        CREATE INDEX IF NOT EXISTS ix_tasks_lease ON tasks(status, lease_expires_at);
+        CREATE INDEX IF NOT EXISTS ix_tasks_pending ON tasks(created_at) WHERE status = 'pending';
+        CREATE INDEX IF NOT EXISTS ix_tasks_leases ON tasks(lease_expires_at) WHERE status = 'processing';
         CREATE INDEX IF NOT EXISTS ix_tasks_tenant_id ON tasks(tenant_id, id DESC);
         CREATE UNIQUE INDEX IF NOT EXISTS ux_tasks_idempotency ON tasks(tenant_id, idempotency_key)
             WHERE idempotency_key IS NOT NULL;

@@ -19,7 +19,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
     {
         var now = time.GetUtcNow();
         var id = TaskIds.New(now);
-        var requestJson = JsonSerializer.Serialize(task.Request, StoreJsonContext.Default.GenerationRequest);
+        var requestJson = task.RequestJson ?? SerializeRequest(task.Request);
         return database.WriteAsync(connection =>
         {
             if (task.IdempotencyKey is not null)
@@ -42,20 +42,15 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
                 }
             }
 
-            using var insert = connection.CreateCommand();
-            insert.CommandText = """
-                INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
-                                   idempotency_key, request_hash)
-                VALUES ($id, $tenant, $model, $engine, $request, 'pending', 0, $now, $now, $key, $hash)
-                """;
-            insert.Parameters.AddWithValue("$id", id);
-            insert.Parameters.AddWithValue("$tenant", task.TenantId);
-            insert.Parameters.AddWithValue("$model", task.Request.Model);
-            insert.Parameters.AddWithValue("$engine", task.Engine);
-            insert.Parameters.AddWithValue("$request", requestJson);
-            insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-            insert.Parameters.AddWithValue("$key", (object?)task.IdempotencyKey ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$hash", task.RequestHash);
+            var insert = InsertCommand(connection);
+            insert.Parameters["$id"].Value = id;
+            insert.Parameters["$tenant"].Value = task.TenantId;
+            insert.Parameters["$model"].Value = task.Request.Model;
+            insert.Parameters["$engine"].Value = task.Engine;
+            insert.Parameters["$request"].Value = requestJson;
+            insert.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
+            insert.Parameters["$key"].Value = (object?)task.IdempotencyKey ?? DBNull.Value;
+            insert.Parameters["$hash"].Value = task.RequestHash;
             insert.ExecuteNonQuery();
             var record = new TaskRecord
             {
@@ -72,6 +67,39 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             return new CreateOutcome(record, CreateOutcomeKind.Created);
         }, cancellationToken);
     }
+
+    /// <summary>The store's JSON form of a request (what it keeps, and what idempotency hashes).</summary>
+    public static string SerializeRequest(Contracts.Requests.GenerationRequest request) =>
+        JsonSerializer.Serialize(request, StoreJsonContext.Default.GenerationRequest);
+
+    /// <summary>
+    /// The insert, prepared once on the writer's connection: creates run back to back in a batch, and re-parsing the
+    /// statement each time was a visible part of their cost. Only the single writer thread touches it.
+    /// </summary>
+    private SqliteCommand InsertCommand(SqliteConnection connection)
+    {
+        if (_insert is { } cached && ReferenceEquals(cached.Connection, connection))
+        {
+            return cached;
+        }
+
+        var insert = connection.CreateCommand();
+        insert.CommandText = """
+            INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
+                               idempotency_key, request_hash)
+            VALUES ($id, $tenant, $model, $engine, $request, 'pending', 0, $now, $now, $key, $hash)
+            """;
+        foreach (var name in new[] { "$id", "$tenant", "$model", "$engine", "$request", "$now", "$key", "$hash" })
+        {
+            insert.Parameters.Add(new SqliteParameter(name, DBNull.Value));
+        }
+
+        insert.Prepare();
+        _insert = insert;
+        return insert;
+    }
+
+    private SqliteCommand? _insert;
 
     public Task<TaskRecord?> GetAsync(string tenantId, string taskId, CancellationToken cancellationToken)
     {

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Globalization;
+using Kinema.Contracts.Requests;
+using Kinema.Core;
+using Kinema.Core.Storage.Sqlite;
+using Kinema.Core.Tasks;
+
+namespace Kinema.Bench;
+
+/// <summary>Durable creates straight into the store (no HTTP): the group-commit writer's ceiling.</summary>
+internal static class StoreBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var total = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
+        var concurrency = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
+        var data = Path.Combine(Path.GetTempPath(), "kinema-bench-store", Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var store = KinemaDataStore.Open(new KinemaPaths(data));
+            var request = new GenerationRequest { Model = ModelNames.KlingV3, Prompt = "a golden retriever running on the beach", Duration = 5 };
+            var json = SqliteTaskStore.SerializeRequest(request);
+            var remaining = total;
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+            {
+                while (Interlocked.Decrement(ref remaining) >= 0)
+                {
+                    await store.Tasks.CreateAsync(new NewTask("bench", "animatic", request, null, "h", json), CancellationToken.None);
+                }
+            }));
+            var seconds = clock.Elapsed.TotalSeconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"store: {total} durable creates from {concurrency} concurrent callers in {seconds:F2} s = {total / seconds:F0}/s"));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using System.Net;
+using Kinema.Client;
+using Kinema.Contracts.Requests;
+using Kinema.Contracts.Responses;
+using Kinema.Contracts.Rules;
+using Kinema.Core.Storage.Sqlite;
+using Kinema.Core.Tasks;
+using Kinema.EndToEnd.Infrastructure;
+using Kinema.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using SkiaSharp;
+
+namespace Kinema.EndToEnd.Sdk;
+
+/// <summary>The .NET SDK against a real Kinema server on loopback.</summary>
+public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private KinemaTestServer Server => fixture.Server;
+
+    private KinemaClient Client(string? key = null, Action<KinemaClientOptions>? configure = null)
+    {
+        var options = new KinemaClientOptions { BaseAddress = Server.BaseAddress, ApiKey = key ?? Server.AliceKey, PollInterval = TimeSpan.FromMilliseconds(200) };
+        configure?.Invoke(options);
+        return new KinemaClient(options);
+    }
+
+    public static TheoryData<string> Shapes => ["text", "image-first", "image-first-last", "storyboard", "intelligence", "elements", "4k"];
+
+    private GenerationRequest Shape(string name, string pictureFile) => name switch
+    {
+        "text" => GenerationRequests.TextToVideo("a kite over a hill", duration: 3) with { NegativePrompt = "blurry", Watermark = true },
+        "image-first" => GenerationRequests.ImageToVideo("the wall comes alive", pictureFile, duration: 3),
+        "image-first-last" => GenerationRequests.ImageToVideo("red to blue", pictureFile, fixture.Images.Url("last.png"), duration: 3),
+        "storyboard" => GenerationRequests.Storyboard([("A quiet forest.", 1), ("A busy street.", 2)], AspectRatios.Portrait) with { Audio = true },
+        "intelligence" => new GenerationRequest { Model = ModelNames.KlingV3, MultiShot = true, ShotType = ShotTypes.Intelligence, Prompt = "One. Two.", Duration = 3 },
+        "elements" => GenerationRequests.TextToVideo("@dog plays", duration: 3) with
+        {
+            Elements = [GenerationRequests.Element("dog", "a golden dog", pictureFile, fixture.Images.Url("dog.png"))],
+        },
+        "4k" => GenerationRequests.TextToVideo("a skyline", duration: 3, mode: GenerationModes.UltraHd),
+        _ => throw new ArgumentOutOfRangeException(nameof(name)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public async Task Every_request_shape_round_trips_to_the_store_and_completes(string shape)
+    {
+        var picture = Path.Combine(fixture.Downloads, $"{shape}.png");
+        Directory.CreateDirectory(fixture.Downloads);
+        await File.WriteAllBytesAsync(picture, TestImages.Solid(320, 240, SKColors.Crimson));
+        var request = Shape(shape, picture);
+        using var client = Client();
+
+        var operation = await client.CreateAsync(request);
+        var stored = await Server.Services.GetRequiredService<ITaskStore>().GetAsync("alice", operation.Id, CancellationToken.None);
+        var task = await operation.WaitForCompletionAsync();
+
+        GenerationRequestRules.ToJson(stored!.Request).Should().Be(GenerationRequestRules.ToJson(request));
+        task.Status.Should().Be("completed");
+        task.Engine.Should().Be("animatic");
+    }
+
+    [Fact]
+    public async Task Wait_reports_monotonic_progress_and_download_gives_a_real_video()
+    {
+        using var client = Client();
+        var seen = new List<TaskStatusData>();
+
+        var operation = await client.CreateAsync(GenerationRequests.TextToVideo("progress check", duration: 6) with { Mode = GenerationModes.Professional });
+        var task = await operation.WaitForCompletionAsync(new SyncProgress<TaskStatusData>(seen.Add));
+        var path = await client.DownloadAsync(task, Path.Combine(fixture.Downloads, "sdk.mp4"));
+
+        seen.Select(t => t.Progress).Should().BeInAscendingOrder();
+        seen.Count.Should().BeGreaterThan(2);
+        seen[^1].Status.Should().Be("completed");
+        var report = await Ffprobe.ProbeAsync(path);
+        (report.Width, report.Height).Should().Be((1920, 1080));
+        report.FrameCount.Should().Be(144);
+    }
+
+    [Fact]
+    public async Task Cancelling_the_token_stops_the_wait()
+    {
+        using var client = Client();
+        var operation = await client.CreateAsync(GenerationRequests.TextToVideo("a long one", duration: 15) with { Mode = GenerationModes.Professional });
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var act = () => operation.WaitForCompletionAsync(cancellationToken: cancellation.Token);
+
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
+        await client.CancelAsync(operation.Id);
+    }
+
+    [Fact]
+    public async Task A_failed_task_surfaces_as_the_typed_exception_with_its_reason()
+    {
+        using var client = Client();
+        var operation = await client.CreateAsync(GenerationRequests.ImageToVideo("x", fixture.Images.Url("missing.png"), duration: 3));
+
+        var act = () => operation.WaitForCompletionAsync();
+
+        var failure = (await act.Should().ThrowAsync<KinemaTaskFailedException>()).Which;
+        failure.FailureCode.Should().Be("image_fetch_failed");
+        failure.Task.Status.Should().Be("failed");
+        failure.Message.Should().Contain("image_urls[0]");
+    }
+
+    [Fact]
+    public async Task Rule_violations_are_caught_before_any_request()
+    {
+        using var client = Client(configure: o => o.BaseAddress = new Uri("http://127.0.0.1:9"));
+
+        var act = () => client.CreateAsync(GenerationRequests.TextToVideo("x", duration: 20));
+
+        var error = (await act.Should().ThrowAsync<KinemaException>()).Which;
+        error.Status.Should().Be(400);
+        error.Param.Should().Be("duration");
+        error.Message.Should().Contain("3 to 15");
+    }
+
+    [Fact]
+    public async Task Server_errors_carry_status_type_and_message()
+    {
+        using var client = Client("kin_wrong");
+
+        var act = () => client.GetAsync("task_01K8SGYNNNVBQTXNR4MM964S7K");
+
+        var error = (await act.Should().ThrowAsync<KinemaException>()).Which;
+        error.Status.Should().Be(401);
+        error.ErrorType.Should().Be("authentication_error");
+        error.Message.Should().Contain("API key");
+    }
+
+    [Fact]
+    public async Task A_create_retried_after_a_lost_answer_makes_one_task()
+    {
+        var services = new ServiceCollection();
+        var dropper = new DropFirstAnswer();
+        services.AddKinemaClient(o =>
+        {
+            o.BaseAddress = Server.BaseAddress;
+            o.ApiKey = Server.BobKey;
+            o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
+        }).AddHttpMessageHandler(() => dropper);
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<KinemaClient>();
+        var prompt = "exactly once " + Guid.NewGuid();
+
+        var operation = await client.CreateAsync(GenerationRequests.TextToVideo(prompt, duration: 3), idempotencyKey: Guid.NewGuid().ToString());
+
+        dropper.Sent.Should().Be(2, "the first answer was lost and the create was retried");
+        var tasks = await Server.Services.GetRequiredService<ITaskStore>().ListAsync("bob", new TaskQuery(100), CancellationToken.None);
+        tasks.Tasks.Count(t => t.Request.Prompt == prompt).Should().Be(1);
+        tasks.Tasks.Single(t => t.Request.Prompt == prompt).Id.Should().Be(operation.Id);
+    }
+
+    [Fact]
+    public async Task A_create_without_idempotency_key_is_never_retried()
+    {
+        var services = new ServiceCollection();
+        var dropper = new DropFirstAnswer();
+        services.AddKinemaClient(o =>
+        {
+            o.BaseAddress = Server.BaseAddress;
+            o.ApiKey = Server.BobKey;
+            o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
+        }).AddHttpMessageHandler(() => dropper);
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<KinemaClient>();
+
+        var act = () => client.CreateAsync(GenerationRequests.TextToVideo("no key", duration: 3));
+
+        (await act.Should().ThrowAsync<KinemaException>()).Which.Status.Should().Be(0);
+        dropper.Sent.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Download_resumes_with_range_when_cut_off()
+    {
+        using var client = Client();
+        var task = await (await client.CreateAsync(GenerationRequests.TextToVideo("resume me", duration: 3))).WaitForCompletionAsync();
+        var cutter = new CutFirstBody(50_000);
+        using var flaky = new KinemaClient(new HttpClient(cutter) { BaseAddress = Server.BaseAddress },
+            new KinemaClientOptions { BaseAddress = Server.BaseAddress, ApiKey = Server.AliceKey });
+
+        var path = await flaky.DownloadAsync(task, Path.Combine(fixture.Downloads, "resumed.mp4"));
+
+        cutter.RangeRequests.Should().ContainSingle().Which.Should().Be("bytes=50000-");
+        using var direct = new HttpClient();
+        var expected = await direct.GetByteArrayAsync(task.Result!.Videos[0].Url[0]);
+        (await File.ReadAllBytesAsync(path)).Should().Equal(expected);
+    }
+
+    [Fact]
+    public async Task List_pages_through_a_tenants_tasks_newest_first()
+    {
+        var key = (await Server.Services.GetRequiredService<Kinema.Core.Tenants.IApiKeyStore>().CreateAsync("lister", null, CancellationToken.None)).Key;
+        using var client = Client(key);
+        var ids = new List<string>();
+        for (var i = 0; i < 7; i++)
+        {
+            ids.Add((await client.CreateAsync(GenerationRequests.TextToVideo($"list {i}", duration: 3))).Id);
+        }
+
+        var listed = new List<string>();
+        await foreach (var task in client.ListAsync(new TaskListFilter { PageSize = 3 }))
+        {
+            listed.Add(task.Id);
+        }
+
+        listed.Should().Equal(Enumerable.Reverse(ids));
+        foreach (var id in ids)
+        {
+            await client.CancelAsync(id).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    [Fact]
+    public async Task Readme_snippet_runs_as_written()
+    {
+        var path = await ReadmeSample.RunAsync(Server.BaseAddress, Server.AliceKey, Path.Combine(fixture.Downloads, "readme.mp4"));
+
+        var report = await Ffprobe.ProbeAsync(path);
+        report.HasAudio.Should().BeTrue();
+        report.Duration.Should().BeApproximately(5, 0.06);
+        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "README.md"));
+        var source = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "tests/Kinema.EndToEnd/Sdk/ReadmeSample.cs"));
+        var snippet = source[(source.IndexOf("// README:BEGIN", StringComparison.Ordinal) + "// README:BEGIN".Length)..source.IndexOf("// README:END", StringComparison.Ordinal)];
+        Normalise(readme).Should().Contain(Normalise(snippet), "README.md shows the snippet this test runs");
+    }
+
+    internal static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Kinema.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
+    }
+
+    private static string Normalise(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    /// <summary>Lets the first create reach the server, then loses its answer, as a dropped connection would.</summary>
+    private sealed class DropFirstAnswer : DelegatingHandler
+    {
+        private int _sent;
+
+        public int Sent => _sent;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method == HttpMethod.Post && Interlocked.Increment(ref _sent) == 1)
+            {
+                response.Dispose();
+                throw new HttpRequestException("connection reset after the request was sent");
+            }
+
+            return response;
+        }
+    }
+
+    /// <summary>Cuts the first download after some bytes; records the Range of later requests.</summary>
+    private sealed class CutFirstBody(int cutAfter) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private bool _cut;
+
+        public List<string> RangeRequests { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Headers.Range is { } range)
+            {
+                RangeRequests.Add(range.ToString());
+            }
+
+            var response = await base.SendAsync(request, cancellationToken);
+            if (!_cut && request.RequestUri!.AbsolutePath.EndsWith(".mp4", StringComparison.Ordinal))
+            {
+                _cut = true;
+                var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                var content = new StreamContent(new CuttingStream(bytes, cutAfter));
+                content.Headers.ContentLength = bytes.Length;
+                content.Headers.ContentType = response.Content.Headers.ContentType;
+                response.Content = content;
+            }
+
+            return response;
+        }
+    }
+
+    private sealed class CuttingStream(byte[] bytes, int cutAfter) : MemoryStream(bytes, 0, bytes.Length, writable: false)
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (Position >= cutAfter)
+            {
+                throw new IOException("the connection was cut");
+            }
+
+            var allowed = (int)Math.Min(buffer.Length, cutAfter - Position);
+            return base.ReadAsync(buffer[..allowed], cancellationToken);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    }
+}

@@ -126,7 +126,7 @@ internal static class GenerateCommand
             var elements = (result.GetValue(element) ?? []).Select(ParseElement).ToList();
             var auto = result.GetValue(smartShots);
             var text = result.GetValue(prompt);
-            var totalDuration = shots.Count > 0 && result.GetResult(duration) is null ? shots.Sum(s => s.Duration) : result.GetValue(duration);
+            var totalDuration = shots.Count > 0 && result.GetResult(duration) is null or { Implicit: true } ? shots.Sum(s => s.Duration) : result.GetValue(duration);
             return new GenerationRequest
             {
                 Model = ModelNames.KlingV3,

@@ -1,0 +1,158 @@
+using System.Text.Json;
+using Kinema.EndToEnd.Infrastructure;
+using Kinema.Testing;
+using SkiaSharp;
+
+namespace Kinema.EndToEnd.Cli;
+
+/// <summary>The built CLI run as a process against a real server.</summary>
+public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private KinemaTestServer Server => fixture.Server;
+
+    private string[] Connection(string? key = null) => ["--server", Server.BaseAddress.ToString(), "--key", key ?? Server.AliceKey];
+
+    private string Output(string name)
+    {
+        Directory.CreateDirectory(fixture.Downloads);
+        return Path.Combine(fixture.Downloads, name);
+    }
+
+    [Fact]
+    public async Task Generate_submits_waits_and_saves_a_real_video()
+    {
+        var output = Output("cli.mp4");
+        var picture = Output("first.png");
+        await File.WriteAllBytesAsync(picture, TestImages.Solid(400, 300, SKColors.Teal));
+
+        var result = await CliRunner.RunAsync(["generate", "a golden retriever running on the beach", "--duration", "3", "--aspect", "9:16",
+            "--audio", "--negative", "blurry", "--first", picture, "--last", fixture.Images.Url("last.png"), "-o", output, .. Connection()]);
+
+        result.ExitCode.Should().Be(0, result.Stderr);
+        result.Stdout.Should().Contain("Saved").And.Contain(output);
+        result.Stdout.Should().NotContain("━", "no progress bar when the output is not a terminal");
+        var report = await Ffprobe.ProbeAsync(output);
+        (report.Width, report.Height).Should().Be((720, 1280));
+        report.HasAudio.Should().BeTrue();
+        report.Duration.Should().BeApproximately(3, 0.06);
+    }
+
+    [Fact]
+    public async Task Generate_with_shots_and_elements_makes_a_storyboard()
+    {
+        var output = Output("board.mp4");
+        var front = Output("front.png");
+        await File.WriteAllBytesAsync(front, TestImages.Solid(300, 300, SKColors.Gold));
+
+        var result = await CliRunner.RunAsync(["generate", "--shot", "2:wide shot of the beach with @dog", "--shot", "1:close-up",
+            "--element", $"dog={front},{fixture.Images.Url("dog.png")}", "-o", output, "--json", .. Connection()]);
+
+        result.ExitCode.Should().Be(0, result.Stderr);
+        using var task = JsonDocument.Parse(result.Stdout);
+        task.RootElement.GetProperty("status").GetString().Should().Be("completed");
+        (await Ffprobe.ProbeAsync(output)).FrameCount.Should().Be(72);
+    }
+
+    [Fact]
+    public async Task Json_output_of_status_and_tasks_parses()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"json","duration":3}""");
+
+        var status = await CliRunner.RunAsync(["status", id, "--json", .. Connection()]);
+        var waited = await CliRunner.RunAsync(["wait", id, "--json", .. Connection()]);
+        var download = await CliRunner.RunAsync(["download", id, "-o", Output("dl.mp4"), "--json", .. Connection()]);
+        var list = await CliRunner.RunAsync(["tasks", "--limit", "2", "--json", .. Connection()]);
+
+        status.ExitCode.Should().Be(0);
+        JsonDocument.Parse(status.Stdout).RootElement.GetProperty("id").GetString().Should().Be(id);
+        JsonDocument.Parse(waited.Stdout).RootElement.GetProperty("status").GetString().Should().Be("completed");
+        JsonDocument.Parse(download.Stdout).RootElement.GetProperty("path").GetString().Should().EndWith("dl.mp4");
+        list.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().HaveCount(2)
+            .And.AllSatisfy(line => JsonDocument.Parse(line).RootElement.GetProperty("id").GetString().Should().StartWith("task_"));
+    }
+
+    [Theory]
+    [InlineData("--duration", "20", "duration")]
+    [InlineData("--mode", "8k", "mode")]
+    [InlineData("--last", "last.png", "--last needs --first")]
+    [InlineData("--first", "/no/such/file.png", "not found")]
+    [InlineData("--shot", "five:wide", "seconds:prompt")]
+    [InlineData("--duration", "ten", "ten")]
+    public async Task Bad_flags_are_usage_errors_caught_before_any_request(string flag, string value, string fragment)
+    {
+        // The server address is a closed port: reaching it would be exit 3, not 2.
+        var result = await CliRunner.RunAsync(["generate", "a prompt", flag, value, "--server", "http://127.0.0.1:9", "--key", "kin_x"]);
+
+        result.ExitCode.Should().Be(2, result.Stderr);
+        result.Stderr.Should().Contain(fragment);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_or_refused_key_exits_3()
+    {
+        var unreachable = await CliRunner.RunAsync(["status", "task_01K8SGYNNNVBQTXNR4MM964S7K", "--server", "http://127.0.0.1:9", "--key", "kin_x"]);
+        var refused = await CliRunner.RunAsync(["status", "task_01K8SGYNNNVBQTXNR4MM964S7K", .. Connection("kin_wrong")]);
+
+        unreachable.ExitCode.Should().Be(3, unreachable.Stderr);
+        unreachable.Stderr.Should().Contain("cannot reach");
+        refused.ExitCode.Should().Be(3, refused.Stderr);
+        refused.Stderr.Should().Contain("API key");
+    }
+
+    [Fact]
+    public async Task A_failed_task_exits_1_with_its_reason()
+    {
+        var result = await CliRunner.RunAsync(["generate", "x", "--duration", "3", "--first", fixture.Images.Url("missing.png"), "-o", Output("never.mp4"), .. Connection()]);
+
+        result.ExitCode.Should().Be(1, result.Stderr);
+        result.Stderr.Should().Contain("image_urls[0]");
+        File.Exists(Output("never.mp4")).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Without_a_key_flag_the_cli_uses_the_key_serve_saved()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-cli-key", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(data);
+        await File.WriteAllTextAsync(Path.Combine(data, "cli.key"), Server.AliceKey + "\n");
+
+        var result = await CliRunner.RunAsync(["tasks", "--limit", "1", "--server", Server.BaseAddress.ToString()], new Dictionary<string, string> { ["KINEMA_DATA"] = data });
+        var fromEnvironment = await CliRunner.RunAsync(["tasks", "--limit", "1"], new Dictionary<string, string>
+        {
+            ["KINEMA_URL"] = Server.BaseAddress.ToString(),
+            ["KINEMA_API_KEY"] = Server.BobKey,
+        });
+
+        result.ExitCode.Should().Be(0, result.Stderr);
+        fromEnvironment.ExitCode.Should().Be(0, fromEnvironment.Stderr);
+        Directory.Delete(data, recursive: true);
+    }
+
+    [Fact]
+    public async Task Under_a_terminal_generate_shows_a_live_progress_bar()
+    {
+        var result = await CliRunner.RunInTerminalAsync(["generate", "a progress bar", "--mode", "pro", "--duration", "5", "-o", Output("tty.mp4"), .. Connection()]);
+
+        result.ExitCode.Should().Be(0, result.Stdout + result.Stderr);
+        result.Stdout.Should().Contain("━").And.Contain("%").And.Contain("completed");
+        result.Stdout.Should().Contain("\u001b[", "the bar is redrawn in place with terminal escapes");
+    }
+
+    [Fact]
+    public async Task Keys_create_prints_the_key_last_and_revoke_stops_it()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-cli-keys", Guid.NewGuid().ToString("N"));
+        var created = await CliRunner.RunAsync(["keys", "create", "--name", "carol", "--data", data]);
+        var key = created.Stdout.TrimEnd().Split('\n')[^1].Trim();
+        var list = await CliRunner.RunAsync(["keys", "list", "--data", data]);
+        var revoke = await CliRunner.RunAsync(["keys", "revoke", key[..12], "--data", data]);
+        var listAfter = await CliRunner.RunAsync(["keys", "list", "--data", data]);
+
+        created.ExitCode.Should().Be(0);
+        key.Should().MatchRegex("^kin_[0-9A-Za-z]{40}$");
+        list.Stdout.Should().Contain("carol").And.Contain("active").And.NotContain(key);
+        revoke.ExitCode.Should().Be(0);
+        listAfter.Stdout.Should().Contain("revoked");
+        Directory.Delete(data, recursive: true);
+    }
+}

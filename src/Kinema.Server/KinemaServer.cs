@@ -34,7 +34,7 @@ public static partial class KinemaServer
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddKinemaCore(builder.Configuration, paths);
         services.AddSafeFetching();
-        services.AddKinemaEngines();
+        services.AddKinemaEngines(builder.Configuration);
         services.AddSingleton(provider => new ResultUrlSigner(
             SecretFile.LoadOrCreate(paths.SigningKey), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TaskStatusMapper>();

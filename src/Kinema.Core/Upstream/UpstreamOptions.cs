@@ -12,6 +12,10 @@ public sealed class UpstreamOptions
     [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
     public TimeSpan Deadline { get; set; } = TimeSpan.FromHours(2);
 
+    /// <summary>How often the sweeper looks for tasks past their deadline.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The first poll after submitting.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan FirstPoll { get; set; } = TimeSpan.FromSeconds(5);

@@ -25,7 +25,6 @@ internal sealed partial class UpstreamPoller(
     /// <summary>How long a claimed poll is reserved: if this node dies mid-poll, the poll comes due again after it.</summary>
     private static readonly TimeSpan ClaimFor = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(250);
-    private static readonly TimeSpan SweepEvery = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _perAccount = new(StringComparer.Ordinal);
     private readonly UpstreamOptions _options = options.Value;
@@ -44,7 +43,7 @@ internal sealed partial class UpstreamPoller(
         {
             try
             {
-                if (time.GetUtcNow() - lastSweep > SweepEvery)
+                if (time.GetUtcNow() - lastSweep > _options.SweepInterval)
                 {
                     lastSweep = time.GetUtcNow();
                     await SweepOverdueAsync(stoppingToken);
@@ -168,8 +167,10 @@ internal sealed partial class UpstreamPoller(
 
     private async Task SweepOverdueAsync(CancellationToken cancellationToken)
     {
-        var hours = _options.Deadline.TotalHours;
-        var limit = hours >= 1 ? $"{hours:0.#} h" : $"{_options.Deadline.TotalMinutes:0.#} min";
+        var deadline = _options.Deadline;
+        var limit = deadline.TotalHours >= 1 ? $"{deadline.TotalHours:0.#} h"
+            : deadline.TotalMinutes >= 1 ? $"{deadline.TotalMinutes:0.#} min"
+            : $"{deadline.TotalSeconds:0.#} s";
         var overdue = await store.FailOverdueAsync(time.GetUtcNow() - _options.Deadline,
             new TaskFailure("deadline_exceeded", $"the upstream did not finish the task within {limit}"), 500, cancellationToken);
         foreach (var task in overdue)

@@ -27,6 +27,7 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaSe
             Error = task.State == TaskState.Failed && task.Failure is { } failure ? new TaskError(failure.Code, failure.Message) : null,
             Model = task.Model,
             Engine = task.Engine,
+            Failover = task.EngineHistory,
             Updated = task.UpdatedAt.ToUnixTimeSeconds(),
         };
     }

@@ -176,7 +176,14 @@ internal sealed class FakeKlingServer : IAsyncDisposable
         if (SubmitDelayAfterRecording > TimeSpan.Zero)
         {
             // The task exists upstream, but the answer is late: a client killed now never learns the id.
-            await Task.Delay(SubmitDelayAfterRecording);
+            try
+            {
+                await Task.Delay(SubmitDelayAfterRecording, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return Results.Empty;
+            }
         }
 
         return Ok(TaskData(task, withResult: false));

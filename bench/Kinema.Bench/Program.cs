@@ -5,11 +5,12 @@ return args.FirstOrDefault() switch
     "http" => await HttpBenchmark.RunAsync(args[1..]),
     "render" => await RenderBenchmark.RunAsync(args[1..]),
     "store" => await StoreBenchmark.RunAsync(args[1..]),
+    "upstream" => await UpstreamBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] | bench/run render [runs]");
+    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] | render [runs] | store [count] [callers] | upstream [in-flight] [sample] [poll-seconds]");
     return 2;
 }

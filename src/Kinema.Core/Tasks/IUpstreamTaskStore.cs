@@ -23,7 +23,10 @@ public interface IUpstreamTaskStore
     /// <summary>Sets the next poll and the progress seen.</summary>
     Task<bool> SchedulePollAsync(string taskId, string upstreamId, DateTimeOffset at, int progress, int pollErrors, CancellationToken cancellationToken);
 
-    /// <summary>Makes the task's poll due now (a callback arrived); false when it is not waiting upstream.</summary>
+    /// <summary>
+    /// Makes the task's poll due before every other (a callback arrived: its poll jumps the queue of scheduled ones);
+    /// false when it is not waiting upstream.
+    /// </summary>
     Task<bool> PollNowAsync(string taskId, CancellationToken cancellationToken);
 
     /// <summary>Completes the task with its archived result.</summary>

@@ -30,7 +30,7 @@ public sealed class UpstreamOptions
 
     /// <summary>Polls made at once against one upstream account.</summary>
     [Range(1, 4096)]
-    public int MaxConcurrentPollsPerAccount { get; set; } = 32;
+    public int MaxConcurrentPollsPerAccount { get; set; } = 64;
 
     /// <summary>Consecutive transient poll failures before the task is failed.</summary>
     [Range(1, 1000)]

@@ -58,7 +58,13 @@ internal sealed partial class UpstreamPoller(
                 }
 
                 running.RemoveAll(t => t.IsCompleted);
-                if (due.Count == 0 || global.CurrentCount == 0)
+                if (global.CurrentCount == 0)
+                {
+                    // Every slot is busy: go on as soon as one frees, not after a fixed nap.
+                    await global.WaitAsync(stoppingToken);
+                    global.Release();
+                }
+                else if (due.Count == 0)
                 {
                     await signal.WaitAsync(IdleWait, stoppingToken);
                 }

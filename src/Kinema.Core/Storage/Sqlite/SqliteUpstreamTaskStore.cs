@@ -67,8 +67,8 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
 
     public Task<bool> PollNowAsync(string taskId, CancellationToken cancellationToken) =>
         UpdateQuietly(taskId, """
-            UPDATE tasks SET next_poll_at = $now
-            WHERE id = $id AND status = 'processing' AND next_poll_at IS NOT NULL AND next_poll_at > $now
+            UPDATE tasks SET next_poll_at = 0
+            WHERE id = $id AND status = 'processing' AND next_poll_at IS NOT NULL AND next_poll_at > 0
             """, [], cancellationToken);
 
     public Task<bool> CompleteAsync(string taskId, string upstreamId, StoredResult result, CancellationToken cancellationToken) =>

@@ -14,17 +14,55 @@ public static class TaskIds
     /// <summary>The prefix every task id starts with.</summary>
     public const string Prefix = "task_";
 
-    /// <summary>A new id for a task created at <paramref name="now"/>.</summary>
+    private static readonly Lock Gate = new();
+    private static ulong _lastMilliseconds;
+    private static UInt128 _lastRandom;
+
+    /// <summary>
+    /// A new id for a task created at <paramref name="now"/>. Monotonic within this process (the ULID spec's monotonic
+    /// variant): ids made in the same millisecond count up from a random start, so id order is creation order and a
+    /// list paged by id never reorders tasks made close together.
+    /// </summary>
     public static string New(DateTimeOffset now)
     {
+        var milliseconds = (ulong)Math.Max(0, now.ToUnixTimeMilliseconds());
+        UInt128 random;
+        lock (Gate)
+        {
+            if (milliseconds <= _lastMilliseconds)
+            {
+                // Same millisecond (or the clock stepped back): stay on the last time and count up.
+                milliseconds = _lastMilliseconds;
+                random = _lastRandom + 1;
+            }
+            else
+            {
+                Span<byte> fresh = stackalloc byte[10];
+                RandomNumberGenerator.Fill(fresh);
+                // Leave headroom (top bit clear) so counting up within a millisecond never overflows the 80 bits.
+                fresh[0] &= 0x7F;
+                random = 0;
+                foreach (var b in fresh)
+                {
+                    random = (random << 8) | b;
+                }
+            }
+
+            _lastMilliseconds = milliseconds;
+            _lastRandom = random;
+        }
+
         Span<byte> bytes = stackalloc byte[16];
-        var milliseconds = (ulong)now.ToUnixTimeMilliseconds();
         for (var i = 0; i < 6; i++)
         {
             bytes[i] = (byte)(milliseconds >> (8 * (5 - i)));
         }
 
-        RandomNumberGenerator.Fill(bytes[6..]);
+        for (var i = 0; i < 10; i++)
+        {
+            bytes[15 - i] = (byte)(random >> (8 * i));
+        }
+
         return Prefix + Encode(bytes);
     }
 

@@ -300,7 +300,12 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
 
     private sealed class CuttingStream(byte[] bytes, int cutAfter) : MemoryStream(bytes, 0, bytes.Length, writable: false)
     {
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
         {
             if (Position >= cutAfter)
             {
@@ -308,9 +313,7 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
             }
 
             var allowed = (int)Math.Min(buffer.Length, cutAfter - Position);
-            return base.ReadAsync(buffer[..allowed], cancellationToken);
+            return base.Read(buffer[..allowed]);
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
     }
 }

@@ -55,6 +55,15 @@ public sealed class SqliteTaskStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Ids_made_in_the_same_millisecond_sort_in_creation_order()
+    {
+        var now = DateTimeOffset.UtcNow.AddDays(1);
+        var ids = Enumerable.Range(0, 1000).Select(_ => TaskIds.New(now)).ToList();
+
+        ids.Should().BeInAscendingOrder(StringComparer.Ordinal).And.OnlyHaveUniqueItems();
+    }
+
+    [Fact]
     public async Task Claim_takes_the_oldest_pending_task_once()
     {
         var first = (await _store.CreateAsync(NewTask(prompt: "first"), CancellationToken.None)).Task!;

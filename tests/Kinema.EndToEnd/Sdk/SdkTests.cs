@@ -298,22 +298,44 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         }
     }
 
-    private sealed class CuttingStream(byte[] bytes, int cutAfter) : MemoryStream(bytes, 0, bytes.Length, writable: false)
+    /// <summary>Serves bytes until <c>cutAfter</c>, then fails as a dropped connection does.</summary>
+    private sealed class CuttingStream(byte[] bytes, int cutAfter) : Stream
     {
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            ValueTask.FromResult(Read(buffer.Span));
+        private int _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => bytes.Length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
-            if (Position >= cutAfter)
+            if (_position >= cutAfter)
             {
                 throw new IOException("the connection was cut");
             }
 
-            var allowed = (int)Math.Min(buffer.Length, cutAfter - Position);
-            return base.Read(buffer[..allowed]);
+            var count = Math.Min(buffer.Length, Math.Min(cutAfter, bytes.Length) - _position);
+            bytes.AsSpan(_position, count).CopyTo(buffer);
+            _position += count;
+            return count;
         }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

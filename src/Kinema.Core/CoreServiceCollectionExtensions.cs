@@ -52,6 +52,13 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Upstream.UpstreamSubmitter>();
         services.AddHostedService<Scheduling.TaskScheduler>();
         services.AddHostedService<Upstream.UpstreamPoller>();
+        services.AddOptions<Webhooks.WebhookOptions>().BindConfiguration(Webhooks.WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Webhooks.IWebhookStore>(provider => new SqliteWebhookStore(
+            provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddHttpClient(Webhooks.WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(provider =>
+                Fetching.GuardedHttpHandler.Create(provider.GetRequiredService<IOptions<Fetching.FetchOptions>>().Value));
+        services.AddHostedService<Webhooks.WebhookDispatcher>();
         return services;
     }
 

@@ -38,6 +38,7 @@ public static partial class KinemaServer
         services.AddSingleton(provider => new ResultUrlSigner(
             SecretFile.LoadOrCreate(paths.SigningKey), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TaskStatusMapper>();
+        services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.ConfigureHttpJsonOptions(json =>
         {
@@ -69,6 +70,7 @@ public static partial class KinemaServer
         v1.MapListTasks();
         v1.MapCancelTask();
         v1.MapTaskEvents();
+        v1.MapWebhooks();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).ExcludeFromDescription();

@@ -5,4 +5,9 @@ namespace Kinema.Server;
 /// <summary>Source-generated JSON for the server's own small bodies.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(Endpoints.WebhookSecretResponse))]
+[JsonSerializable(typeof(Endpoints.CreateWebhookRequest))]
+[JsonSerializable(typeof(Endpoints.WebhookCreatedResponse))]
+[JsonSerializable(typeof(Endpoints.WebhookListResponse))]
+[JsonSerializable(typeof(Endpoints.WebhookDeliveryListResponse))]
 internal sealed partial class ServerJsonContext : JsonSerializerContext;

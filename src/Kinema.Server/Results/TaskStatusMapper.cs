@@ -10,7 +10,10 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaSe
 {
     private readonly KinemaServerOptions _options = options.Value;
 
-    public TaskStatusData Map(TaskRecord task, HttpRequest request)
+    public TaskStatusData Map(TaskRecord task, HttpRequest request) => Map(task, BaseUrl(request));
+
+    /// <summary>The task object with result links under <paramref name="baseUrl"/> (webhooks have no request to go by).</summary>
+    public TaskStatusData Map(TaskRecord task, string baseUrl)
     {
         var created = task.CreatedAt.ToUnixTimeSeconds();
         var completed = task.State == TaskState.Completed ? task.FinishedAt?.ToUnixTimeSeconds() : null;
@@ -19,7 +22,7 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaSe
             Id = task.Id,
             Status = task.State.ToWire(),
             Progress = task.State == TaskState.Completed ? 100 : task.Progress,
-            Result = task.State == TaskState.Completed && task.Result is { } result ? MapResult(task.Id, result, request) : null,
+            Result = task.State == TaskState.Completed && task.Result is { } result ? MapResult(task.Id, result, baseUrl) : null,
             Created = created,
             Completed = completed,
             EstimatedTime = task.State.IsTerminal() ? null : EstimateSeconds(task.Engine, task.Request),
@@ -32,9 +35,8 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaSe
         };
     }
 
-    private TaskResult MapResult(string taskId, StoredResult result, HttpRequest request)
+    private TaskResult MapResult(string taskId, StoredResult result, string baseUrl)
     {
-        var baseUrl = BaseUrl(request);
         var (video, expiresAt) = signer.Sign(taskId, result.VideoName, _options.ResultUrlLifetime);
         var poster = result.PosterName is { } posterName ? baseUrl + signer.Sign(taskId, posterName, _options.ResultUrlLifetime).PathAndQuery : null;
         return new TaskResult([
@@ -51,7 +53,7 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaSe
         ]);
     }
 
-    private string BaseUrl(HttpRequest request) =>
+    internal string BaseUrl(HttpRequest request) =>
         _options.PublicBaseUrl is { Length: > 0 } configured
             ? configured.TrimEnd('/')
             : $"{request.Scheme}://{request.Host}{request.PathBase}";

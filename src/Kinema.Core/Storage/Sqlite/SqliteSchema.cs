@@ -34,8 +34,45 @@ internal static class SqliteSchema
             submit_intent_at INTEGER,
             next_poll_at     INTEGER,
             poll_errors      INTEGER NOT NULL DEFAULT 0,
-            engine_history   TEXT
+            engine_history   TEXT,
+            webhooks_enqueued INTEGER NOT NULL DEFAULT 0
         ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS ix_tasks_webhooks ON tasks(finished_at)
+            WHERE webhooks_enqueued = 0 AND status IN ('completed', 'failed', 'cancelled');
+
+        CREATE TABLE IF NOT EXISTS webhook_secrets (
+            tenant_id   TEXT PRIMARY KEY,
+            secret      TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS webhook_endpoints (
+            id              TEXT PRIMARY KEY,
+            tenant_id       TEXT NOT NULL,
+            url             TEXT NOT NULL,
+            events          TEXT NOT NULL,
+            secret          TEXT NOT NULL,
+            created_at      INTEGER NOT NULL,
+            disabled_at     INTEGER,
+            disabled_reason TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_webhook_endpoints_tenant ON webhook_endpoints(tenant_id);
+        CREATE TABLE IF NOT EXISTS webhook_deliveries (
+            id              TEXT PRIMARY KEY,
+            tenant_id       TEXT NOT NULL,
+            task_id         TEXT NOT NULL,
+            endpoint_id     TEXT,
+            url             TEXT NOT NULL,
+            event_type      TEXT NOT NULL,
+            payload         TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            last_status     INTEGER,
+            last_error      TEXT,
+            created_at      INTEGER NOT NULL,
+            delivered_at    INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+        CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_tenant ON webhook_deliveries(tenant_id, id DESC);
         CREATE INDEX IF NOT EXISTS ix_tasks_polls ON tasks(next_poll_at) WHERE next_poll_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_tasks_pending ON tasks(created_at) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS ix_tasks_leases ON tasks(lease_expires_at) WHERE status = 'processing';

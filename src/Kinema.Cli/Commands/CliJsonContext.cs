@@ -4,4 +4,6 @@ namespace Kinema.Cli.Commands;
 
 /// <summary>Source-generated JSON for the CLI's own small outputs.</summary>
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(AddBody))]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

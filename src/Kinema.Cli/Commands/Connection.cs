@@ -28,11 +28,20 @@ internal sealed class Connection
     /// <summary>The client, or a message saying how to give a key.</summary>
     public (KinemaClient? Client, string? Problem) CreateClient(ParseResult result)
     {
+        var (baseAddress, key, problem) = Resolve(result);
+        return problem is not null
+            ? (null, problem)
+            : (new KinemaClient(new KinemaClientOptions { BaseAddress = baseAddress!, ApiKey = key!, MaxRetries = 2 }), null);
+    }
+
+    /// <summary>The server and key to use, or a message saying what is missing.</summary>
+    public (Uri? BaseAddress, string? Key, string? Problem) Resolve(ParseResult result)
+    {
         var server = result.GetValue(Server) ?? Environment.GetEnvironmentVariable("KINEMA_URL") ?? DefaultServer;
         if (!Uri.TryCreate(server.EndsWith('/') ? server : server + "/", UriKind.Absolute, out var baseAddress)
             || baseAddress.Scheme is not ("http" or "https"))
         {
-            return (null, $"--server must be an http(s) URL, not '{server}'");
+            return (null, null, $"--server must be an http(s) URL, not '{server}'");
         }
 
         var key = result.GetValue(Key) ?? Environment.GetEnvironmentVariable("KINEMA_API_KEY");
@@ -45,11 +54,8 @@ internal sealed class Connection
             }
         }
 
-        if (string.IsNullOrWhiteSpace(key))
-        {
-            return (null, "no API key: pass --key, set KINEMA_API_KEY, or start a local server once with 'kinema serve'");
-        }
-
-        return (new KinemaClient(new KinemaClientOptions { BaseAddress = baseAddress, ApiKey = key, MaxRetries = 2 }), null);
+        return string.IsNullOrWhiteSpace(key)
+            ? (null, null, "no API key: pass --key, set KINEMA_API_KEY, or start a local server once with 'kinema serve'")
+            : (baseAddress, key, null);
     }
 }

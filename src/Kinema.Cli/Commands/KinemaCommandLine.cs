@@ -12,6 +12,7 @@ internal static class KinemaCommandLine
             ServeCommand.Create(),
             KeysCommand.Create(),
             GenerateCommand.Create(),
+            WebhooksCommand.Create(),
         };
         foreach (var command in TaskCommands.Create())
         {

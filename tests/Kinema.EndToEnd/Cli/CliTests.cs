@@ -155,4 +155,22 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         listAfter.Stdout.Should().Contain("revoked");
         Directory.Delete(data, recursive: true);
     }
+
+    [Fact]
+    public async Task Webhooks_can_be_added_listed_and_their_deliveries_seen_and_replayed()
+    {
+        var added = await CliRunner.RunAsync(["webhooks", "add", "https://hooks.example.com/kinema", "--events", "task.completed,task.failed", .. Connection(Server.BobKey)]);
+        var listed = await CliRunner.RunAsync(["webhooks", "list", .. Connection(Server.BobKey)]);
+        var deliveries = await CliRunner.RunAsync(["webhooks", "deliveries", .. Connection(Server.BobKey)]);
+        var replayMissing = await CliRunner.RunAsync(["webhooks", "replay", "msg_nope", .. Connection(Server.BobKey)]);
+        var refused = await CliRunner.RunAsync(["webhooks", "add", "https://hooks.example.com/x", "--events", "task.exploded", .. Connection(Server.BobKey)]);
+
+        added.ExitCode.Should().Be(0, added.Stderr);
+        JsonDocument.Parse(added.Stdout).RootElement.GetProperty("secret").GetString().Should().StartWith("whsec_");
+        JsonDocument.Parse(listed.Stdout).RootElement.GetProperty("data")[0].GetProperty("url").GetString().Should().Be("https://hooks.example.com/kinema");
+        deliveries.ExitCode.Should().Be(0);
+        replayMissing.ExitCode.Should().Be(2);
+        refused.ExitCode.Should().Be(2);
+        refused.Stderr.Should().Contain("task.exploded");
+    }
 }

@@ -1,0 +1,235 @@
+using System.Net;
+using System.Net.ServerSentEvents;
+using System.Text.Json;
+using Kinema.Client;
+using Kinema.Core.Tasks;
+using Kinema.EndToEnd.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Kinema.EndToEnd;
+
+/// <summary>Live progress over SSE, cancel in every state, and list pagination under concurrent inserts.</summary>
+public sealed class TaskLifecycleTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private KinemaTestServer Server => fixture.Server;
+
+    private async Task<List<(string? Id, JsonElement Task)>> ReadEventsAsync(string taskId, string? lastEventId = null, int? stopAfter = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/tasks/{taskId}/events");
+        if (lastEventId is not null)
+        {
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+
+        using var response = await Server.Alice.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("text/event-stream");
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        var events = new List<(string?, JsonElement)>();
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync())
+        {
+            if (item.EventType != "task")
+            {
+                continue;
+            }
+
+            events.Add((item.EventId, JsonDocument.Parse(item.Data).RootElement.Clone()));
+            if (events.Count == stopAfter)
+            {
+                break;
+            }
+        }
+
+        return events;
+    }
+
+    [Fact]
+    public async Task Events_stream_the_current_state_then_every_change_with_monotonic_progress_to_the_end()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"stream me","mode":"pro","duration":8}""");
+
+        var events = await ReadEventsAsync(id);
+
+        events.Count.Should().BeGreaterThan(3);
+        events.Select(e => e.Task.GetProperty("progress").GetInt32()).Should().BeInAscendingOrder();
+        events.Select(e => long.Parse(e.Id!, System.Globalization.CultureInfo.InvariantCulture)).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+        events[^1].Task.GetProperty("status").GetString().Should().Be("completed");
+        events[^1].Task.GetProperty("result").GetProperty("videos")[0].GetProperty("url")[0].GetString().Should().Contain(id);
+    }
+
+    [Fact]
+    public async Task Resuming_with_last_event_id_skips_nothing_after_it()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"resume me","mode":"pro","duration":8}""");
+        var firstPart = await ReadEventsAsync(id, stopAfter: 2);
+
+        var rest = await ReadEventsAsync(id, firstPart[^1].Id);
+
+        rest.Should().NotBeEmpty();
+        rest.Select(e => long.Parse(e.Id!, System.Globalization.CultureInfo.InvariantCulture)).Should()
+            .AllSatisfy(v => v.Should().BeGreaterThan(long.Parse(firstPart[^1].Id!, System.Globalization.CultureInfo.InvariantCulture)));
+        rest[0].Task.GetProperty("progress").GetInt32().Should().BeGreaterThanOrEqualTo(firstPart[^1].Task.GetProperty("progress").GetInt32());
+        rest[^1].Task.GetProperty("status").GetString().Should().Be("completed");
+    }
+
+    [Fact]
+    public async Task A_finished_task_streams_its_final_state_once_and_ends()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"done","duration":3}""");
+        await Server.Alice.WaitForTerminalAsync(id);
+
+        var events = await ReadEventsAsync(id);
+
+        events.Should().ContainSingle().Which.Task.GetProperty("status").GetString().Should().Be("completed");
+    }
+
+    [Fact]
+    public async Task Sdk_watch_uses_the_stream()
+    {
+        using var client = new KinemaClient(new KinemaClientOptions { BaseAddress = Server.BaseAddress, ApiKey = Server.AliceKey });
+        var operation = await client.CreateAsync(GenerationRequests.TextToVideo("watch", duration: 6) with { Mode = "pro" });
+
+        var seen = new List<Kinema.Contracts.Responses.TaskStatusData>();
+        await foreach (var task in client.WatchAsync(operation.Id))
+        {
+            seen.Add(task);
+        }
+
+        seen.Count.Should().BeGreaterThan(2);
+        seen.Select(t => t.Progress).Should().BeInAscendingOrder();
+        seen[^1].Status.Should().Be("completed");
+    }
+
+    [Fact]
+    public async Task Cancelling_a_pending_task_means_it_never_runs()
+    {
+        // Fill both workers with long renders so the next task waits in the queue.
+        var busy = new[]
+        {
+            await Server.Bob.CreateAsync("""{"model":"kling-v3","prompt":"busy 1","mode":"pro","duration":15}"""),
+            await Server.Bob.CreateAsync("""{"model":"kling-v3","prompt":"busy 2","mode":"pro","duration":15}"""),
+        };
+        var id = await Server.Bob.CreateAsync("""{"model":"kling-v3","prompt":"never runs","duration":3}""");
+
+        using var cancel = await Server.Bob.PostAsync($"/v1/tasks/{id}/cancel", null);
+        var body = JsonDocument.Parse(await cancel.Content.ReadAsStringAsync()).RootElement;
+
+        cancel.StatusCode.Should().Be(HttpStatusCode.OK);
+        body.GetProperty("data").GetProperty("status").GetString().Should().Be("cancelled");
+        var stored = await Server.Services.GetRequiredService<ITaskStore>().GetAsync("bob", id, CancellationToken.None);
+        stored!.Attempts.Should().Be(0, "a cancelled pending task is never claimed");
+        stored.StartedAt.Should().BeNull();
+        foreach (var task in busy)
+        {
+            using var stop = await Server.Bob.PostAsync($"/v1/tasks/{task}/cancel", null);
+        }
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_render_stops_it_and_cleans_up()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"stop me","mode":"pro","duration":15}""");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await Server.Alice.GetTaskAsync(id)).GetProperty("progress").GetInt32() < 5 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        using var cancel = await Server.Alice.PostAsync($"/v1/tasks/{id}/cancel", null);
+        await Task.Delay(1500);
+        var task = await Server.Alice.GetTaskAsync(id);
+
+        cancel.StatusCode.Should().Be(HttpStatusCode.OK);
+        task.GetProperty("status").GetString().Should().Be("cancelled");
+        task.TryGetProperty("result", out _).Should().BeFalse();
+        Directory.Exists(Path.Combine(Server.Paths.Work, id)).Should().BeFalse("the render's scratch files are gone");
+        File.Exists(Path.Combine(Server.Paths.Results, id, "video.mp4")).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Cancelling_a_finished_task_answers_409_with_its_status()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"done already","duration":3}""");
+        await Server.Alice.WaitForTerminalAsync(id);
+
+        using var cancel = await Server.Alice.PostAsync($"/v1/tasks/{id}/cancel", null);
+        using var twice = await Server.Bob.PostAsync($"/v1/tasks/{id}/cancel", null);
+
+        cancel.StatusCode.Should().Be(HttpStatusCode.Conflict);
+        (await cancel.Content.ReadAsStringAsync()).Should().Contain("already completed");
+        twice.StatusCode.Should().Be(HttpStatusCode.NotFound, "another tenant's task does not exist for it");
+    }
+
+    [Fact]
+    public async Task Listing_pages_10000_tasks_without_duplicates_or_gaps_while_others_are_inserted()
+    {
+        var key = (await Server.Services.GetRequiredService<Kinema.Core.Tenants.IApiKeyStore>().CreateAsync("bulk", null, CancellationToken.None)).Key;
+        var store = Server.Services.GetRequiredService<ITaskStore>();
+        var request = new Kinema.Contracts.Requests.GenerationRequest { Model = "kling-v3", Prompt = "bulk", Duration = 3 };
+        var json = Kinema.Core.Storage.Sqlite.SqliteTaskStore.SerializeRequest(request);
+        // Straight into the store as "cancelled", so 10,000 tasks cost no renders.
+        var created = new List<string>();
+        for (var batch = 0; batch < 10; batch++)
+        {
+            var outcomes = await Task.WhenAll(Enumerable.Range(0, 1000).Select(_ =>
+                store.CreateAsync(new NewTask("bulk", "animatic", request, null, "h", json), CancellationToken.None)));
+            created.AddRange(outcomes.Select(o => o.Task!.Id));
+            await Task.WhenAll(outcomes.Select(o => store.CancelAsync("bulk", o.Task!.Id, CancellationToken.None)));
+        }
+
+        using var client = Server.ClientFor(key);
+        var listed = new List<string>();
+        string? cursor = null;
+        var pages = 0;
+        using var inserting = new CancellationTokenSource();
+        var inserter = Task.Run(async () =>
+        {
+            while (!inserting.IsCancellationRequested)
+            {
+                var outcome = await store.CreateAsync(new NewTask("bulk", "animatic", request, null, "h", json), CancellationToken.None);
+                await store.CancelAsync("bulk", outcome.Task!.Id, CancellationToken.None);
+            }
+        });
+        do
+        {
+            using var page = JsonDocument.Parse(await client.GetStringAsync($"/v1/tasks?limit=100&status=cancelled{(cursor is null ? "" : "&after=" + cursor)}"));
+            var root = page.RootElement;
+            root.GetProperty("code").GetInt32().Should().Be(200);
+            listed.AddRange(root.GetProperty("data").EnumerateArray().Select(t => t.GetProperty("id").GetString()!));
+            cursor = root.GetProperty("has_more").GetBoolean() ? root.GetProperty("next_cursor").GetString() : null;
+            pages++;
+        }
+        while (cursor is not null);
+        await inserting.CancelAsync();
+        await inserter;
+
+        listed.Should().OnlyHaveUniqueItems();
+        listed.Should().BeInDescendingOrder(StringComparer.Ordinal);
+        listed.Should().Contain(created, "every task that existed when the listing began is listed once");
+        pages.Should().BeGreaterThanOrEqualTo(100);
+    }
+
+    [Fact]
+    public async Task List_filters_and_refuses_bad_parameters()
+    {
+        using var bad = await Server.Alice.GetAsync("/v1/tasks?limit=0");
+        using var badStatus = await Server.Alice.GetAsync("/v1/tasks?status=done");
+        using var badCursor = await Server.Alice.GetAsync("/v1/tasks?after=../../x");
+        using var filtered = await Server.Alice.GetAsync($"/v1/tasks?model=kling-v3&created_after={DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeSeconds()}");
+
+        bad.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await bad.Content.ReadAsStringAsync()).Should().Contain("\"param\":\"limit\"");
+        badStatus.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        badCursor.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        JsonDocument.Parse(await filtered.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetArrayLength().Should().Be(0);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_every_route()
+    {
+        using var document = JsonDocument.Parse(await Server.Anonymous.GetStringAsync("/openapi/v1.json"));
+        var paths = document.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+
+        paths.Should().Contain(["/v1/videos/generations", "/v1/tasks/{task_id}", "/v1/tasks", "/v1/tasks/{task_id}/cancel",
+            "/v1/tasks/{task_id}/events", "/v1/webhooks/default/secret", "/v1/webhooks", "/v1/webhooks/deliveries"]);
+    }
+}

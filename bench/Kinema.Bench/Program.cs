@@ -6,6 +6,8 @@ return args.FirstOrDefault() switch
     "render" => await RenderBenchmark.RunAsync(args[1..]),
     "store" => await StoreBenchmark.RunAsync(args[1..]),
     "upstream" => await UpstreamBenchmark.RunAsync(args[1..]),
+    "sse" => await SseBenchmark.RunAsync(args[1..]),
+    "sse-server" => await SseBenchmark.ServeAsync(args[1..]),
     _ => Usage(),
 };
 

@@ -22,10 +22,19 @@ internal static class TaskEventsEndpoint
 
     public const string KeepAliveEventName = "keepalive";
 
-    /// <summary>How often a watcher re-reads the store even without a notice (changes made by other nodes).</summary>
-    private static readonly TimeSpan Fallback = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How often a watcher re-reads the store without a notice. Every change on this node notifies at once; this only
+    /// catches changes made elsewhere (another process on a shared store), so it can be slow and cheap.
+    /// </summary>
+    private static readonly TimeSpan Fallback = TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The serialised event of a task version, shared by everyone watching that task: with a thousand watchers a change
+    /// is mapped and serialised once, not a thousand times. Keyed by the base URL too, since links are absolute.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string TaskId, long Version, string BaseUrl), string> Rendered = new();
 
     public static RouteHandlerBuilder MapTaskEvents(this RouteGroupBuilder group) =>
         group.MapGet("/tasks/{task_id}/events", HandleAsync)
@@ -81,7 +90,18 @@ internal static class TaskEventsEndpoint
             {
                 lastSeen = version;
                 quiet = TimeSpan.Zero;
-                var json = JsonSerializer.Serialize(mapper.Map(task, request), KinemaJsonContext.Wire.TaskStatusData);
+                var baseUrl = mapper.BaseUrl(request);
+                if (!Rendered.TryGetValue((taskId, version, baseUrl), out var json))
+                {
+                    if (Rendered.Count > 10_000)
+                    {
+                        Rendered.Clear();
+                    }
+
+                    json = JsonSerializer.Serialize(mapper.Map(task, baseUrl), KinemaJsonContext.Wire.TaskStatusData);
+                    Rendered[(taskId, version, baseUrl)] = json;
+                }
+
                 yield return new SseItem<string>(json, EventName) { EventId = version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
             }
             else if (quiet >= KeepAlive)

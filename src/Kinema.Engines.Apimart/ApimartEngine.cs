@@ -5,6 +5,7 @@ using System.Text.Json;
 using Kinema.Contracts.Requests;
 using Kinema.Contracts.Rules;
 using Kinema.Core.Engines;
+using Kinema.Core.Upstream;
 using Microsoft.Extensions.Options;
 
 namespace Kinema.Engines.Apimart;
@@ -96,36 +97,9 @@ internal sealed class ApimartEngine(IHttpClientFactory clients, IOptions<Apimart
     private async Task<JsonDocument> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _options.ApiKey);
-        HttpResponseMessage response;
-        try
+        using var response = await UpstreamHttp.SendAsync(clients.CreateClient(HttpClientName), request, "the upstream", cancellationToken);
         {
-            response = await clients.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
-        }
-        catch (HttpRequestException exception)
-        {
-            throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_unreachable", $"the upstream could not be reached: {exception.Message}", null, exception);
-        }
-        catch (TaskCanceledException exception) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_timeout", "the upstream did not answer in time", null, exception);
-        }
-        catch (Polly.Timeout.TimeoutRejectedException exception)
-        {
-            throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_timeout", "the upstream did not answer in time", null, exception);
-        }
-
-        using (response)
-        {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            JsonDocument? document = null;
-            try
-            {
-                document = JsonDocument.Parse(text);
-            }
-            catch (JsonException)
-            {
-                // Judged by status below.
-            }
+            var document = UpstreamHttp.TryParse(await response.Content.ReadAsStringAsync(cancellationToken));
 
             if (response.IsSuccessStatusCode && document?.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("data", out _))
             {

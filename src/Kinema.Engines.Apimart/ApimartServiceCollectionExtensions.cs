@@ -1,9 +1,8 @@
 using Kinema.Core.Engines;
+using Kinema.Core.Upstream;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Kinema.Engines.Apimart;
 
@@ -20,28 +19,10 @@ public static class ApimartServiceCollectionExtensions
             return services;
         }
 
-        services.AddHttpClient(ApimartEngine.HttpClientName, (provider, client) =>
-            {
-                client.BaseAddress = new Uri(provider.GetRequiredService<IOptions<ApimartOptions>>().Value.BaseUrl!.TrimEnd('/') + "/");
-                client.Timeout = Timeout.InfiniteTimeSpan;
-            })
-            .AddResilienceHandler("apimart", (pipeline, context) =>
-            {
-                var settings = context.ServiceProvider.GetRequiredService<IOptions<ApimartOptions>>().Value;
-                pipeline.AddRetry(new HttpRetryStrategyOptions
-                {
-                    MaxRetryAttempts = 2,
-                    Delay = TimeSpan.FromMilliseconds(200),
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                    // Reads only: submissions are never repeated blindly.
-                    ShouldHandle = args => ValueTask.FromResult(
-                        args.Context.GetRequestMessage()?.Method == HttpMethod.Get
-                        && (args.Outcome.Exception is HttpRequestException or Polly.Timeout.TimeoutRejectedException
-                            || (int?)args.Outcome.Result?.StatusCode is >= 500)),
-                });
-                pipeline.AddTimeout(settings.Timeout);
-            });
+        services.AddUpstreamHttpClient(
+            ApimartEngine.HttpClientName,
+            (provider, client) => client.BaseAddress = new Uri(provider.GetRequiredService<IOptions<ApimartOptions>>().Value.BaseUrl!.TrimEnd('/') + "/"),
+            provider => provider.GetRequiredService<IOptions<ApimartOptions>>().Value.Timeout);
         services.AddSingleton<IUpstreamEngine, ApimartEngine>();
         return services;
     }

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Kinema.Contracts.Requests;
 using Kinema.Contracts.Rules;
 using Kinema.Core.Engines;
+using Kinema.Core.Upstream;
 using Microsoft.Extensions.Options;
 
 namespace Kinema.Engines.Kling;
@@ -108,36 +109,10 @@ internal sealed class KlingEngine : IUpstreamEngine
                 request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
             }
 
-            HttpResponseMessage response;
-            try
+            using var response = await UpstreamHttp.SendAsync(_clients.CreateClient(HttpClientName), request, "Kling", cancellationToken);
             {
-                response = await _clients.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
-            }
-            catch (HttpRequestException exception)
-            {
-                throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_unreachable", $"Kling could not be reached: {exception.Message}", null, exception);
-            }
-            catch (TaskCanceledException exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_timeout", "Kling did not answer in time", null, exception);
-            }
-            catch (Polly.Timeout.TimeoutRejectedException exception)
-            {
-                throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_timeout", "Kling did not answer in time", null, exception);
-            }
-
-            using (response)
-            {
-                var text = await response.Content.ReadAsStringAsync(cancellationToken);
-                JsonDocument? document = null;
-                try
-                {
-                    document = JsonDocument.Parse(text);
-                }
-                catch (JsonException)
-                {
-                    // Garbage: judged by the HTTP status below.
-                }
+                // Garbage bodies parse to null and are judged by the HTTP status below.
+                var document = UpstreamHttp.TryParse(await response.Content.ReadAsStringAsync(cancellationToken));
 
                 var code = document is not null && document.RootElement.ValueKind == JsonValueKind.Object
                            && document.RootElement.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number

@@ -1,9 +1,8 @@
 using Kinema.Core.Engines;
+using Kinema.Core.Upstream;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Kinema.Engines.Kling;
 
@@ -20,26 +19,8 @@ public static class KlingServiceCollectionExtensions
             return services;
         }
 
-        services.AddHttpClient(KlingEngine.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .AddResilienceHandler("kling", (pipeline, context) =>
-            {
-                var settings = context.ServiceProvider.GetRequiredService<IOptions<KlingOptions>>().Value;
-                // Only reads are retried here: a POST that timed out may have created the task, and the submitter
-                // looks it up by external_task_id before anything is sent again.
-                pipeline.AddRetry(new HttpRetryStrategyOptions
-                {
-                    MaxRetryAttempts = 2,
-                    Delay = TimeSpan.FromMilliseconds(200),
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                    ShouldRetryAfterHeader = true,
-                    ShouldHandle = args => ValueTask.FromResult(
-                        args.Context.GetRequestMessage()?.Method == HttpMethod.Get
-                        && (args.Outcome.Exception is HttpRequestException or Polly.Timeout.TimeoutRejectedException
-                            || (int?)args.Outcome.Result?.StatusCode is >= 500)),
-                });
-                pipeline.AddTimeout(settings.Timeout);
-            });
+        services.AddUpstreamHttpClient(KlingEngine.HttpClientName, (_, _) => { },
+            provider => provider.GetRequiredService<IOptions<KlingOptions>>().Value.Timeout);
         services.AddSingleton<IUpstreamEngine, KlingEngine>();
         return services;
     }

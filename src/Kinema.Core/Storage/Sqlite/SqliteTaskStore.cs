@@ -335,6 +335,18 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         return reader.Read() ? (ReadRecord(reader), reader.GetString(24)) : null;
     }
 
+    internal static List<TaskRecord> ReadAll(SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var tasks = new List<TaskRecord>();
+        while (reader.Read())
+        {
+            tasks.Add(ReadRecord(reader));
+        }
+
+        return tasks;
+    }
+
     internal static TaskRecord ReadRecord(SqliteDataReader reader)
     {
         var request = JsonSerializer.Deserialize(reader.GetString(4), StoreJsonContext.Default.GenerationRequest)

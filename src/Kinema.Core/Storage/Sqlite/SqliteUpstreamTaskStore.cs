@@ -43,14 +43,7 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
             command.Parameters.AddWithValue("$claimed", now + (long)claimFor.TotalMilliseconds);
             command.Parameters.AddWithValue("$now", now);
             command.Parameters.AddWithValue("$max", max);
-            using var reader = command.ExecuteReader();
-            var tasks = new List<TaskRecord>();
-            while (reader.Read())
-            {
-                tasks.Add(SqliteTaskStore.ReadRecord(reader));
-            }
-
-            return tasks;
+            return SqliteTaskStore.ReadAll(command);
         }, cancellationToken);
 
     public async Task<bool> SchedulePollAsync(
@@ -104,14 +97,7 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
             command.Parameters.AddWithValue("$now", now);
             command.Parameters.AddWithValue("$before", startedBefore.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$max", max);
-            using var reader = command.ExecuteReader();
-            var tasks = new List<TaskRecord>();
-            while (reader.Read())
-            {
-                tasks.Add(SqliteTaskStore.ReadRecord(reader));
-            }
-
-            return tasks;
+            return SqliteTaskStore.ReadAll(command);
         }, cancellationToken);
         foreach (var task in failed)
         {

@@ -60,6 +60,12 @@ public static partial class KinemaServer
         }
 
         var app = builder.Build();
+        app.Use((context, next) =>
+        {
+            // Every answer names its request, so a client can quote it (the SDK's exceptions carry it).
+            context.Response.Headers["X-Request-Id"] = context.TraceIdentifier;
+            return next(context);
+        });
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledErrorAsync));
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
 

@@ -80,6 +80,15 @@ public sealed class CrashRecoveryTests : IDisposable
         task.GetProperty("status").GetString().Should().Be("completed");
     }
 
+    [Fact]
+    public async Task A_bad_setting_stops_start_up_with_a_message_naming_the_key()
+    {
+        var act = () => ServerProcess.StartAsync(_data, new Dictionary<string, string> { ["KINEMA__SCHEDULER__WORKERS"] = "0" });
+
+        var failure = (await act.Should().ThrowAsync<InvalidOperationException>()).Which;
+        failure.Message.Should().Contain("exited with 2").And.Contain("invalid configuration in Kinema:Scheduler").And.Contain("Workers");
+    }
+
     private static HttpClient Client(ServerProcess server, string key)
     {
         var client = new HttpClient { BaseAddress = server.BaseAddress };

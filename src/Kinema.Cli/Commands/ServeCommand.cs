@@ -36,7 +36,9 @@ internal static class ServeCommand
             }
             catch (OptionsValidationException exception)
             {
-                await Console.Error.WriteLineAsync("kinema serve: invalid configuration:");
+                // Name the section, so the message says which key to change (Kinema:Scheduler:Workers, KINEMA__SCHEDULER__WORKERS).
+                var section = exception.OptionsType.GetField("Section")?.GetValue(null) as string ?? exception.OptionsType.Name;
+                await Console.Error.WriteLineAsync($"kinema serve: invalid configuration in {section} (environment: {section.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant()}__…):");
                 foreach (var failure in exception.Failures)
                 {
                     await Console.Error.WriteLineAsync("  " + failure);

@@ -130,6 +130,7 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         var error = (await act.Should().ThrowAsync<KinemaException>()).Which;
         error.Status.Should().Be(401);
         error.ErrorType.Should().Be("authentication_error");
+        error.RequestId.Should().NotBeNullOrEmpty("the server names every request in X-Request-Id");
         error.Message.Should().Contain("API key");
     }
 

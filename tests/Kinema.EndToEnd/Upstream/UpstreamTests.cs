@@ -166,6 +166,21 @@ public sealed class UpstreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_configured_engine_order_is_followed()
+    {
+        var settings = Settings();
+        settings["Kinema:Models:kling-v3:Engines:0"] = "apimart";
+        settings["Kinema:Models:kling-v3:Engines:1"] = "kling";
+        await using var server = await KinemaTestServer.StartAsync(settings);
+
+        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"relay first","duration":5}""");
+        var task = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(60));
+
+        task.GetProperty("engine").GetString().Should().Be("apimart");
+        _kling.Submissions.Should().Be(0);
+    }
+
+    [Fact]
     public async Task An_invalid_request_fails_without_failover()
     {
         await using var server = await KinemaTestServer.StartAsync(Settings());

@@ -82,10 +82,10 @@ internal sealed class NotifyingTaskStore : ITaskStore
         PublishIfChanged(taskId, _inner.HeartbeatAsync(taskId, workerId, progress, lease, cancellationToken));
 
     public Task<bool> CompleteAsync(string taskId, string workerId, StoredResult result, CancellationToken cancellationToken) =>
-        PublishIfChanged(taskId, _inner.CompleteAsync(taskId, workerId, result, cancellationToken));
+        PublishIfChanged(taskId, _inner.CompleteAsync(taskId, workerId, result, cancellationToken), finished: true);
 
     public Task<bool> FailAsync(string taskId, string workerId, TaskFailure failure, CancellationToken cancellationToken) =>
-        PublishIfChanged(taskId, _inner.FailAsync(taskId, workerId, failure, cancellationToken));
+        PublishIfChanged(taskId, _inner.FailAsync(taskId, workerId, failure, cancellationToken), finished: true);
 
     public Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken) =>
         PublishIfChanged(taskId, _inner.ReleaseAsync(taskId, workerId, cancellationToken));
@@ -95,7 +95,7 @@ internal sealed class NotifyingTaskStore : ITaskStore
         var outcome = await _inner.CancelAsync(tenantId, taskId, cancellationToken);
         if (outcome.Cancelled)
         {
-            Publish(taskId);
+            _feed.PublishFinished(taskId);
         }
 
         return outcome;
@@ -107,10 +107,14 @@ internal sealed class NotifyingTaskStore : ITaskStore
     public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken) =>
         _inner.RecoverOrphanedLeasesAsync(cancellationToken);
 
-    private async Task<bool> PublishIfChanged(string taskId, Task<bool> change)
+    private async Task<bool> PublishIfChanged(string taskId, Task<bool> change, bool finished = false)
     {
         var changed = await change;
-        if (changed)
+        if (changed && finished)
+        {
+            _feed.PublishFinished(taskId);
+        }
+        else if (changed)
         {
             Publish(taskId);
         }

@@ -14,6 +14,16 @@ public sealed class TaskChangeFeed
     /// <summary>Raised for every change before watchers are woken (caches drop the task here).</summary>
     public event Action<string>? Changed;
 
+    /// <summary>Raised when a task reached a terminal state (webhooks wake on this, not on every progress tick).</summary>
+    public event Action<string>? Finished;
+
+    /// <summary>Says that a task changed and has now ended.</summary>
+    public void PublishFinished(string taskId)
+    {
+        Publish(taskId);
+        Finished?.Invoke(taskId);
+    }
+
     /// <summary>Says that a task changed.</summary>
     public void Publish(string taskId)
     {

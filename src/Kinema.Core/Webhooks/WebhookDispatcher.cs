@@ -31,7 +31,7 @@ internal sealed partial class WebhookDispatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        feed.Changed += OnTaskChanged;
+        feed.Finished += OnTaskFinished;
         var settings = options.Value;
         using var slots = new SemaphoreSlim(settings.MaxConcurrentDeliveries);
         var running = new List<Task>();
@@ -68,12 +68,12 @@ internal sealed partial class WebhookDispatcher(
         }
         finally
         {
-            feed.Changed -= OnTaskChanged;
+            feed.Finished -= OnTaskFinished;
             await Task.WhenAll(running).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    private void OnTaskChanged(string taskId)
+    private void OnTaskFinished(string taskId)
     {
         try
         {

@@ -65,14 +65,14 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
             """, [], cancellationToken);
 
     public Task<bool> CompleteAsync(string taskId, string upstreamId, StoredResult result, CancellationToken cancellationToken) =>
-        Update(taskId, """
+        Finish(taskId, """
             UPDATE tasks SET status = 'completed', progress = 100, result_json = $result, finished_at = $now, updated_at = $now,
                              next_poll_at = NULL
             WHERE id = $id AND upstream_id = $upstream AND status = 'processing'
             """, [("$result", JsonSerializer.Serialize(result, StoreJsonContext.Default.StoredResult)), ("$upstream", upstreamId)], cancellationToken);
 
     public Task<bool> FailAsync(string taskId, string upstreamId, TaskFailure failure, CancellationToken cancellationToken) =>
-        Update(taskId, """
+        Finish(taskId, """
             UPDATE tasks SET status = 'failed', error_code = $code, error_message = $message, finished_at = $now, updated_at = $now,
                              next_poll_at = NULL
             WHERE id = $id AND upstream_id = $upstream AND status = 'processing'
@@ -101,7 +101,7 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
         }, cancellationToken);
         foreach (var task in failed)
         {
-            feed.Publish(task.Id);
+            feed.PublishFinished(task.Id);
         }
 
         return failed;
@@ -125,6 +125,17 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*) FROM tasks WHERE next_poll_at IS NOT NULL AND status = 'processing'";
         return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private async Task<bool> Finish(string taskId, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        var changed = await UpdateQuietly(taskId, sql, parameters, cancellationToken);
+        if (changed)
+        {
+            feed.PublishFinished(taskId);
+        }
+
+        return changed;
     }
 
     private async Task<bool> Update(string taskId, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)

@@ -69,7 +69,10 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
         }, cancellationToken);
 
     public Task<int> EnqueueFinishedTasksAsync(int max, Func<TaskRecord, string> payload, CancellationToken cancellationToken) =>
-        database.WriteAsync(connection =>
+        // Look on a reader first: the dispatcher asks after every change, and the single writer must not pay for "nothing to do".
+        !Exists("SELECT 1 FROM tasks WHERE webhooks_enqueued = 0 AND status IN ('completed', 'failed', 'cancelled') LIMIT 1")
+            ? Task.FromResult(0)
+            : database.WriteAsync(connection =>
         {
             var finished = new List<TaskRecord>();
             using (var select = connection.CreateCommand())
@@ -139,7 +142,9 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
         }, cancellationToken);
 
     public Task<IReadOnlyList<WebhookDelivery>> ClaimDueAsync(int max, TimeSpan claimFor, CancellationToken cancellationToken) =>
-        database.WriteAsync<IReadOnlyList<WebhookDelivery>>(connection =>
+        !Exists($"SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= {time.GetUtcNow().ToUnixTimeMilliseconds()} LIMIT 1")
+            ? Task.FromResult<IReadOnlyList<WebhookDelivery>>([])
+            : database.WriteAsync<IReadOnlyList<WebhookDelivery>>(connection =>
         {
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var due = new List<WebhookDelivery>();
@@ -250,6 +255,14 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
             command.Parameters.AddWithValue("$tenant", tenantId);
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
+
+    private bool Exists(string sql)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar() is not null;
+    }
 
     private static string? TenantSecret(SqliteConnection connection, string tenantId)
     {

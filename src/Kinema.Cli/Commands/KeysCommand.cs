@@ -21,7 +21,8 @@ internal static class KeysCommand
         var name = new Option<string>("--name") { Description = "A label for the key.", Required = true };
         var tenant = new Option<string?>("--tenant") { Description = "The tenant the key acts for (default: a tenant named after the key)." };
         var data = CommonOptions.Data();
-        var command = new Command("create", "Create a key; the key is printed once, as the last line.") { name, tenant, data };
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON (the key included, once)." };
+        var command = new Command("create", "Create a key; the key is printed once, as the last line.") { name, tenant, data, json };
         command.SetAction(async (result, cancellationToken) =>
         {
             var label = result.GetValue(name)!.Trim();
@@ -33,6 +34,14 @@ internal static class KeysCommand
 
             await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
             var created = await store.Keys.CreateAsync(label, result.GetValue(tenant), cancellationToken);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(
+                    new KeyView(created.Record.Id, created.Record.Prefix, created.Record.TenantId, created.Record.Name,
+                        created.Record.CreatedAt.ToUnixTimeSeconds(), "active", created.Key), CliJsonContext.Default.KeyView));
+                return ExitCodes.Success;
+            }
+
             Console.WriteLine($"Created key {created.Record.Id} '{created.Record.Name}' for tenant '{created.Record.TenantId}'.");
             Console.WriteLine("Store it now: it is shown only once.");
             Console.WriteLine(created.Key);
@@ -44,11 +53,24 @@ internal static class KeysCommand
     private static Command ListKeys()
     {
         var data = CommonOptions.Data();
-        var command = new Command("list", "List keys (never the keys themselves).") { data };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per key." };
+        var command = new Command("list", "List keys (never the keys themselves).") { data, json };
         command.SetAction(async (result, cancellationToken) =>
         {
             await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
             var all = await store.Keys.ListAsync(cancellationToken);
+            if (result.GetValue(json))
+            {
+                foreach (var key in all)
+                {
+                    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(
+                        new KeyView(key.Id, key.Prefix, key.TenantId, key.Name, key.CreatedAt.ToUnixTimeSeconds(),
+                            key.RevokedAt is null ? "active" : "revoked", null), CliJsonContext.Default.KeyView));
+                }
+
+                return ExitCodes.Success;
+            }
+
             Console.WriteLine($"{"ID",-38} {"PREFIX",-13} {"TENANT",-20} {"NAME",-20} {"CREATED",-20} STATUS");
             foreach (var key in all)
             {
@@ -82,3 +104,6 @@ internal static class KeysCommand
         return command;
     }
 }
+
+/// <summary>A key as <c>--json</c> prints it; <see cref="Key"/> only right after creation.</summary>
+internal sealed record KeyView(string Id, string Prefix, string Tenant, string Name, long Created, string Status, string? Key);

@@ -153,6 +153,8 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         list.Stdout.Should().Contain("carol").And.Contain("active").And.NotContain(key);
         revoke.ExitCode.Should().Be(0);
         listAfter.Stdout.Should().Contain("revoked");
+        var asJson = await CliRunner.RunAsync(["keys", "list", "--json", "--data", data]);
+        JsonDocument.Parse(asJson.Stdout.Split('\n')[0]).RootElement.GetProperty("status").GetString().Should().Be("revoked");
         Directory.Delete(data, recursive: true);
     }
 

@@ -137,15 +137,8 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     [Fact]
     public async Task A_create_retried_after_a_lost_answer_makes_one_task()
     {
-        var services = new ServiceCollection();
         var dropper = new DropFirstAnswer();
-        services.AddKinemaClient(o =>
-        {
-            o.BaseAddress = Server.BaseAddress;
-            o.ApiKey = Server.BobKey;
-            o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
-        }).AddHttpMessageHandler(() => dropper);
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = ClientThrough(dropper);
         var client = provider.GetRequiredService<KinemaClient>();
         var prompt = "exactly once " + Guid.NewGuid();
 
@@ -160,15 +153,8 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     [Fact]
     public async Task A_create_without_idempotency_key_is_never_retried()
     {
-        var services = new ServiceCollection();
         var dropper = new DropFirstAnswer();
-        services.AddKinemaClient(o =>
-        {
-            o.BaseAddress = Server.BaseAddress;
-            o.ApiKey = Server.BobKey;
-            o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
-        }).AddHttpMessageHandler(() => dropper);
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = ClientThrough(dropper);
         var client = provider.GetRequiredService<KinemaClient>();
 
         var act = () => client.CreateAsync(GenerationRequests.TextToVideo("no key", duration: 3));
@@ -230,6 +216,19 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         var source = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "tests/Kinema.EndToEnd/Sdk/ReadmeSample.cs"));
         var snippet = source[(source.IndexOf("// README:BEGIN", StringComparison.Ordinal) + "// README:BEGIN".Length)..source.IndexOf("// README:END", StringComparison.Ordinal)];
         Normalise(readme).Should().Contain(Normalise(snippet), "README.md shows the snippet this test runs");
+    }
+
+    /// <summary>A DI-built client (the AddKinemaClient path, with its retry policy) whose requests pass through <paramref name="handler"/>.</summary>
+    private ServiceProvider ClientThrough(DelegatingHandler handler)
+    {
+        var services = new ServiceCollection();
+        services.AddKinemaClient(o =>
+        {
+            o.BaseAddress = Server.BaseAddress;
+            o.ApiKey = Server.BobKey;
+            o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
+        }).AddHttpMessageHandler(() => handler);
+        return services.BuildServiceProvider();
     }
 
     internal static string RepositoryRoot()

@@ -23,6 +23,9 @@ internal sealed class KlingEngine : IUpstreamEngine
     private readonly IHttpClientFactory _clients;
     private readonly KlingOptions _options;
     private readonly KlingToken _token;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _elementIds = new(StringComparer.Ordinal);
+    private static readonly TimeSpan ElementWait = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan ElementPoll = TimeSpan.FromMilliseconds(500);
 
     public KlingEngine(IHttpClientFactory clients, IOptions<KlingOptions> options, TimeProvider time)
     {
@@ -42,7 +45,13 @@ internal sealed class KlingEngine : IUpstreamEngine
 
     public async Task<UpstreamHandle> SubmitAsync(UpstreamJob job, CancellationToken cancellationToken)
     {
-        var (endpoint, body) = KlingRequestMapper.Map(job.Request, _options.ModelName, job.TaskId, job.CallbackUrl);
+        var elementIds = new List<long>();
+        for (var i = 0; i < job.Request.Elements.Count; i++)
+        {
+            elementIds.Add(await ElementIdAsync(job.Request.Elements[i], $"{job.TaskId}-e{i}", cancellationToken));
+        }
+
+        var (endpoint, body) = KlingRequestMapper.Map(job.Request, _options.ModelName, job.TaskId, job.CallbackUrl, elementIds);
         using var document = await SendAsync(HttpMethod.Post, $"v1/videos/{endpoint}", body, cancellationToken);
         var data = document.RootElement.GetProperty("data");
         var upstreamId = data.GetProperty("task_id").ToString();
@@ -92,6 +101,100 @@ internal sealed class KlingEngine : IUpstreamEngine
                 };
             default:
                 throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", $"Kling answered an unknown task_status '{status}'");
+        }
+    }
+
+    /// <summary>
+    /// Our on-the-fly elements exist in Kling's element library before a task can name them: each is created once
+    /// (POST /v1/general/advanced-custom-elements, an asynchronous job polled until it yields an element_id) and the id
+    /// is remembered by the element's content, so the same subject in later tasks costs no new creation. Creating an
+    /// element makes no video and is not billed, so a repeat after a crash costs nothing but time.
+    /// </summary>
+    private async Task<long> ElementIdAsync(Element element, string externalTaskId, CancellationToken cancellationToken)
+    {
+        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(
+            string.Join('\n', [element.Name, element.Description, .. element.ElementInputUrls]))));
+        if (_elementIds.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        string jobId;
+        using (var created = await SendAsync(HttpMethod.Post, "v1/general/advanced-custom-elements",
+                   KlingRequestMapper.ElementBody(element, externalTaskId), cancellationToken))
+        {
+            jobId = created.RootElement.GetProperty("data").GetProperty("task_id").ToString();
+        }
+
+        var deadline = DateTime.UtcNow + ElementWait;
+        while (true)
+        {
+            using (var status = await SendAsync(HttpMethod.Get, $"v1/general/advanced-custom-elements/{Uri.EscapeDataString(jobId)}", null, cancellationToken))
+            {
+                var data = status.RootElement.GetProperty("data");
+                var state = data.TryGetProperty("task_status", out var s) ? s.GetString() : null;
+                if (state == "failed")
+                {
+                    var reason = data.TryGetProperty("task_status_msg", out var m) ? m.GetString() : null;
+                    throw new UpstreamException(UpstreamErrorKind.RequestRefused, "element_refused",
+                        $"Kling refused the element '{element.Name}': {reason ?? "no reason given"}");
+                }
+
+                if (state == "succeed" && FindElementId(data) is { } id)
+                {
+                    _elementIds[key] = id;
+                    return id;
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_timeout",
+                    $"Kling did not finish creating the element '{element.Name}' within {ElementWait.TotalSeconds:0} s");
+            }
+
+            await Task.Delay(ElementPoll, cancellationToken);
+        }
+    }
+
+    /// <summary>The element_id wherever the query's data holds it (task_result.elements[0] in the published examples).</summary>
+    private static long? FindElementId(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                long number = 0;
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (property.NameEquals("element_id") && property.Value.ValueKind switch
+                        {
+                            JsonValueKind.Number => property.Value.TryGetInt64(out number),
+                            JsonValueKind.String => long.TryParse(property.Value.GetString(), System.Globalization.CultureInfo.InvariantCulture, out number),
+                            _ => false,
+                        })
+                    {
+                        return number;
+                    }
+
+                    if (FindElementId(property.Value) is { } nested)
+                    {
+                        return nested;
+                    }
+                }
+
+                return null;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (FindElementId(item) is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            default:
+                return null;
         }
     }
 

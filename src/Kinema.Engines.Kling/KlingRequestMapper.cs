@@ -16,22 +16,65 @@ internal static class KlingRequestMapper
     public const string TextToVideo = "text2video";
     public const string ImageToVideo = "image2video";
 
+    /// <summary>The official element library's limits on a subject's name and description.</summary>
+    public const int MaxElementName = 20;
+    public const int MaxElementDescription = 100;
+
     /// <summary>What the official API cannot take as our contract gives it.</summary>
     public static IReadOnlyList<RuleViolation> Unsupported(GenerationRequest request)
     {
         var violations = new List<RuleViolation>();
-        if (request.Elements.Count > 0)
+        if (request.Elements.Count > 0 && !request.IsImageToVideo)
         {
-            // The official API only takes elements created beforehand in its element library (element_list of ids);
-            // refusing is honest where silently dropping the subjects would not be.
+            // The official API takes element_list on image2video only; dropping the subjects silently would be worse.
             violations.Add(new RuleViolation("elements",
-                "elements: the kling engine cannot take on-the-fly elements (the official API needs them created in its element library first); remove them or route this model to another engine"));
+                "elements: the kling engine takes elements only with a first frame (image_urls), as the official image2video does; add one or route this model to another engine"));
+        }
+
+        for (var i = 0; i < request.Elements.Count; i++)
+        {
+            var element = request.Elements[i];
+            if (element.Name.Length > MaxElementName)
+            {
+                violations.Add(new RuleViolation($"elements[{i}].name",
+                    $"elements[{i}].name: the kling engine's element library takes names of at most {MaxElementName} characters"));
+            }
+
+            if (element.Description.Length > MaxElementDescription)
+            {
+                violations.Add(new RuleViolation($"elements[{i}].description",
+                    $"elements[{i}].description: the kling engine's element library takes descriptions of at most {MaxElementDescription} characters"));
+            }
         }
 
         return violations;
     }
 
-    public static (string Endpoint, JsonObject Body) Map(GenerationRequest request, string modelName, string externalTaskId, Uri? callbackUrl)
+    /// <summary>The element library's create body for one of our on-the-fly elements.</summary>
+    public static JsonObject ElementBody(Element element, string externalTaskId)
+    {
+        var references = new JsonArray();
+        foreach (var url in element.ElementInputUrls.Skip(1))
+        {
+            references.Add(new JsonObject { ["image_url"] = ImageValue(url) });
+        }
+
+        return new JsonObject
+        {
+            ["element_name"] = element.Name,
+            ["element_description"] = element.Description,
+            ["reference_type"] = "image_refer",
+            ["element_image_list"] = new JsonObject
+            {
+                ["frontal_image"] = ImageValue(element.ElementInputUrls[0]),
+                ["refer_images"] = references,
+            },
+            ["external_task_id"] = externalTaskId,
+        };
+    }
+
+    public static (string Endpoint, JsonObject Body) Map(
+        GenerationRequest request, string modelName, string externalTaskId, Uri? callbackUrl, IReadOnlyList<long>? elementIds = null)
     {
         var endpoint = request.IsImageToVideo ? ImageToVideo : TextToVideo;
         var body = new JsonObject
@@ -92,6 +135,17 @@ internal static class KlingRequestMapper
                 // "with multi_shot true the top-level prompt is ignored": the official example sends it empty.
                 body["prompt"] = request.Prompt ?? "";
             }
+        }
+
+        if (elementIds is { Count: > 0 })
+        {
+            var list = new JsonArray();
+            foreach (var id in elementIds)
+            {
+                list.Add(new JsonObject { ["element_id"] = id });
+            }
+
+            body["element_list"] = list;
         }
 
         if (callbackUrl is not null)

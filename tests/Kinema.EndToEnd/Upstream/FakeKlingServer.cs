@@ -41,6 +41,8 @@ internal sealed class FakeKlingServer : IAsyncDisposable
     public ConcurrentQueue<(int Status, int Code, string Message)> SubmitFaults { get; } = new();
     public ConcurrentQueue<string> PollFaults { get; } = new();
     public int Submissions => _submissions;
+    public ConcurrentQueue<JsonObject> ElementBodies { get; } = new();
+    public ConcurrentDictionary<string, long> Elements { get; } = new();
     public int Polls => _polls;
     public int RejectedTokens { get; private set; }
     public int PollsToFinish { get; set; } = 2;
@@ -57,6 +59,8 @@ internal sealed class FakeKlingServer : IAsyncDisposable
         var app = builder.Build();
         var fake = new FakeKlingServer(app, accessKey, secretKey, await TestVideo.GetAsync());
         app.MapPost("/v1/videos/{kind}", (string kind, HttpContext context) => fake.SubmitAsync(kind, context));
+        app.MapPost("/v1/general/advanced-custom-elements", (HttpContext context, CancellationToken _) => fake.CreateElementAsync(context));
+        app.MapGet("/v1/general/advanced-custom-elements/{id}", (string id, HttpContext context) => fake.QueryElement(id, context));
         app.MapGet("/v1/videos/{kind}/{id}", (string kind, string id, HttpContext context) => fake.Query(kind, id, context));
         app.MapGet("/results/{id}.mp4", (string id) => fake.ResultsDeleted || !fake.Tasks.ContainsKey(id)
             ? Results.NotFound() : Results.Bytes(fake._video, "video/mp4"));
@@ -189,6 +193,47 @@ internal sealed class FakeKlingServer : IAsyncDisposable
         return Ok(TaskData(task, withResult: false));
     }
 
+    private async Task<IResult> CreateElementAsync(HttpContext context)
+    {
+        if (CheckToken(context) is { } refused)
+        {
+            return refused;
+        }
+
+        var body = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        var name = body["element_name"]?.GetValue<string>();
+        var description = body["element_description"]?.GetValue<string>();
+        var images = body["element_image_list"] as JsonObject;
+        if (string.IsNullOrEmpty(name) || name.Length > 20 || string.IsNullOrEmpty(description) || description.Length > 100
+            || body["reference_type"]?.GetValue<string>() != "image_refer" || string.IsNullOrEmpty(images?["frontal_image"]?.GetValue<string>())
+            || images!["refer_images"] is not JsonArray references || references.Count is < 1 or > 3)
+        {
+            return Error(400, 1201, "invalid element parameters");
+        }
+
+        ElementBodies.Enqueue(body);
+        var job = "el" + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Elements[job] = 700000 + Elements.Count;
+        return Ok(new JsonObject { ["task_id"] = job, ["task_status"] = "submitted" });
+    }
+
+    private IResult QueryElement(string id, HttpContext context)
+    {
+        if (CheckToken(context) is { } refused)
+        {
+            return refused;
+        }
+
+        return Elements.TryGetValue(id, out var elementId)
+            ? Ok(new JsonObject
+            {
+                ["task_id"] = id,
+                ["task_status"] = "succeed",
+                ["task_result"] = new JsonObject { ["elements"] = new JsonArray(new JsonObject { ["element_id"] = elementId }) },
+            })
+            : Error(404, 1203, "element task not found");
+    }
+
     private static string? Validate(string kind, JsonObject body)
     {
         if (body["model_name"]?.GetValue<string>() != "kling-v3")
@@ -242,10 +287,19 @@ internal sealed class FakeKlingServer : IAsyncDisposable
             {
                 return "aspect_ratio is not a parameter of image2video";
             }
+
+            if (body["element_list"] is JsonArray list && (list.Count > 3 || list.Any(e => e?["element_id"] is not JsonValue)))
+            {
+                return "element_list takes at most 3 {element_id} entries";
+            }
         }
         else if (body["aspect_ratio"]?.GetValue<string>() is not ("16:9" or "9:16" or "1:1"))
         {
             return "aspect_ratio is invalid";
+        }
+        else if (body["element_list"] is not null)
+        {
+            return "element_list is a parameter of image2video only";
         }
 
         return null;

@@ -131,15 +131,45 @@ public sealed class UpstreamTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Elements_are_refused_at_submit_by_the_kling_engine()
+    public async Task Elements_without_a_first_frame_are_refused_at_submit_by_the_kling_engine()
     {
         await using var server = await KinemaTestServer.StartAsync(Settings());
 
         var error = await server.Alice.PostErrorAsync("""{"model":"kling-v3","prompt":"@dog","elements":[{"name":"dog","description":"d","element_input_urls":["https://e.com/1.jpg","https://e.com/2.jpg"]}]}""", 400);
+        var longName = await server.Alice.PostErrorAsync("""{"model":"kling-v3","prompt":"@a_very_long_element_name","image_urls":["https://e.com/0.jpg"],"elements":[{"name":"a_very_long_element_name","description":"d","element_input_urls":["https://e.com/1.jpg","https://e.com/2.jpg"]}]}""", 400);
 
         error.GetProperty("param").GetString().Should().Be("elements");
-        error.GetProperty("message").GetString().Should().Contain("kling engine");
+        error.GetProperty("message").GetString().Should().Contain("kling engine").And.Contain("first frame");
+        longName.GetProperty("param").GetString().Should().Be("elements[0].name");
         _kling.Submissions.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Elements_are_created_in_klings_library_once_and_named_in_element_list()
+    {
+        await using var server = await KinemaTestServer.StartAsync(Settings());
+        const string body = """
+            {"model":"kling-v3","prompt":"@dog chases @cat","image_urls":["https://e.com/first.jpg"],
+             "elements":[{"name":"dog","description":"a golden dog","element_input_urls":["https://e.com/dog1.jpg","https://e.com/dog2.jpg","https://e.com/dog3.jpg"]},
+                         {"name":"cat","description":"a grey cat","element_input_urls":["data:image/png;base64,QUJD","https://e.com/cat2.jpg"]}]}
+            """;
+
+        var first = await server.Alice.CreateAsync(body);
+        var firstTask = await server.Alice.WaitForTerminalAsync(first, TimeSpan.FromSeconds(60));
+        var second = await server.Alice.CreateAsync(body);
+        await server.Alice.WaitForTerminalAsync(second, TimeSpan.FromSeconds(60));
+
+        firstTask.GetProperty("status").GetString().Should().Be("completed", firstTask.ToString());
+        _kling.ElementBodies.Should().HaveCount(2, "the same subjects in a second task reuse the elements made for the first");
+        var dog = _kling.ElementBodies.First(b => b["element_name"]!.GetValue<string>() == "dog");
+        dog["element_description"]!.GetValue<string>().Should().Be("a golden dog");
+        dog["element_image_list"]!["frontal_image"]!.GetValue<string>().Should().Be("https://e.com/dog1.jpg");
+        dog["element_image_list"]!["refer_images"]!.AsArray().Select(r => r!["image_url"]!.GetValue<string>()).Should().Equal("https://e.com/dog2.jpg", "https://e.com/dog3.jpg");
+        var cat = _kling.ElementBodies.First(b => b["element_name"]!.GetValue<string>() == "cat");
+        cat["element_image_list"]!["frontal_image"]!.GetValue<string>().Should().Be("QUJD", "data URIs go as raw base64");
+        var ids = _kling.SubmittedBodies.Select(b => b["element_list"]!.AsArray().Select(e => e!["element_id"]!.GetValue<long>()).ToList()).ToList();
+        ids.Should().HaveCount(2);
+        ids[0].Should().Equal(ids[1]).And.BeEquivalentTo(_kling.Elements.Values);
     }
 
     [Theory]

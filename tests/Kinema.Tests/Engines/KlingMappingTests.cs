@@ -90,12 +90,26 @@ public sealed class KlingMappingTests
     }
 
     [Fact]
-    public void Elements_are_unsupported_with_a_reason()
+    public void Elements_need_a_first_frame_and_fit_the_element_library()
     {
-        var violations = KlingRequestMapper.Unsupported(Text() with { Elements = [new Element("dog", "d", ["https://e/1", "https://e/2"])] });
+        var dog = new Element("dog", "d", ["https://e/1", "https://e/2"]);
 
-        violations.Should().ContainSingle().Which.Param.Should().Be("elements");
+        KlingRequestMapper.Unsupported(Text() with { Elements = [dog] }).Should().ContainSingle().Which.Param.Should().Be("elements");
+        KlingRequestMapper.Unsupported(Text() with { ImageUrls = ["https://e/0"], Elements = [dog] }).Should().BeEmpty();
+        KlingRequestMapper.Unsupported(Text() with { ImageUrls = ["https://e/0"], Elements = [dog with { Description = new string('x', 101) }] })
+            .Should().ContainSingle().Which.Param.Should().Be("elements[0].description");
         KlingRequestMapper.Unsupported(Text()).Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Element_ids_go_in_element_list_and_elements_become_library_bodies()
+    {
+        var (_, body) = KlingRequestMapper.Map(Text() with { ImageUrls = ["https://e/0"] }, "kling-v3", "t", null, [11, 12]);
+        var element = KlingRequestMapper.ElementBody(new Element("dog", "a dog", ["data:image/png;base64,QUJD", "https://e/2", "https://e/3"]), "t-e0");
+
+        body["element_list"]!.ToJsonString().Should().Be("""[{"element_id":11},{"element_id":12}]""");
+        element.ToJsonString().Should().Be(
+            """{"element_name":"dog","element_description":"a dog","reference_type":"image_refer","element_image_list":{"frontal_image":"QUJD","refer_images":[{"image_url":"https://e/2"},{"image_url":"https://e/3"}]},"external_task_id":"t-e0"}""");
     }
 
     [Fact]

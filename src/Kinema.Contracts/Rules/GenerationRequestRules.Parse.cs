@@ -51,6 +51,15 @@ public static partial class GenerationRequestRules
             {
                 reader.Add("last_frame_image", "last_frame_image cannot be combined with two image_urls (the second one is already the last frame)");
             }
+            else if (string.IsNullOrWhiteSpace(lastFrame))
+            {
+                reader.Add("last_frame_image", "last_frame_image must not be empty");
+            }
+            else if (AddressPolicy.CheckImageUrl("last_frame_image", lastFrame, options.AllowPrivateNetworks) is { } bad)
+            {
+                // Checked under its own name: once appended it would be reported as image_urls[1], a field the client never sent.
+                reader.Add(bad.Param, bad.Message);
+            }
             else
             {
                 images.Add(lastFrame);

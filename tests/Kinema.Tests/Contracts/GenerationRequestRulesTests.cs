@@ -120,6 +120,11 @@ public sealed class GenerationRequestRulesTests
     [InlineData("""{"model":"kling-v3","prompt":"x","elements":[{"name":"a","description":"d","element_input_urls":["https://e.com/1.jpg","https://e.com/2.jpg"]},{"name":"A","description":"d","element_input_urls":["https://e.com/1.jpg","https://e.com/2.jpg"]}]}""", "elements[1].name", "unique")]
     [InlineData("""{"model":"kling-v3","prompt":"x","elements":[],"kling_elements":[]}""", "kling_elements", "not both")]
     [InlineData("""{"model":"kling-v3","prompt":"x","callback_url":"http://127.0.0.1/hook"}""", "callback_url", "loopback")]
+    [InlineData("""{"model":"kling-v3","prompt":"x","image_urls":["https://e.com/1.jpg"],"last_frame_image":"ftp://e.com/2.jpg"}""", "last_frame_image", "https://")]
+    [InlineData("""{"model":"kling-v3","prompt":"x","image_urls":["https://e.com/1.jpg"],"last_frame_image":""}""", "last_frame_image", "empty")]
+    [InlineData("""{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":5,"multi_prompt":[{"index":1.5,"prompt":"a","duration":5}]}""", "multi_prompt[0].index", "whole number")]
+    [InlineData("""{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":5,"multi_prompt":[{"index":"1","prompt":"a","duration":5}]}""", "multi_prompt[0].index", "not a string")]
+    [InlineData("""{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":5,"multi_prompt":[{"index":1,"prompt":"a","duration":5.5}]}""", "multi_prompt[0].duration", "whole number")]
     [InlineData("""{"model":"kling-v3","prompt":"x","image_urls":["http://169.254.169.254/latest/meta-data"]}""", "image_urls[0]", "link-local")]
     public void Parse_reports_the_broken_rule_by_field(string json, string param, string fragment)
     {
@@ -166,6 +171,18 @@ public sealed class GenerationRequestRulesTests
         tooMany.Violations.Should().ContainSingle(v => v.Param == "multi_prompt").Which.Message.Should().Contain("1 to 6");
         tooLong.Violations.Should().ContainSingle(v => v.Param == "multi_prompt[0].prompt").Which.Message.Should().Contain("512");
         exactly.IsValid.Should().BeTrue();
+    }
+
+    [Fact]
+    public void Element_names_and_descriptions_are_capped()
+    {
+        var longName = new string('n', 65);
+        var longDescription = new string('d', 501);
+
+        var parsed = Parse($$"""{"model":"kling-v3","prompt":"x","elements":[{"name":"{{longName}}","description":"{{longDescription}}","element_input_urls":["https://e.com/1.jpg","https://e.com/2.jpg"]}]}""");
+
+        parsed.Violations.Select(v => v.Param).Should().BeEquivalentTo(["elements[0].name", "elements[0].description"]);
+        parsed.Violations.First(v => v.Param == "elements[0].description").Message.Should().Contain("500");
     }
 
     [Fact]

@@ -137,6 +137,21 @@ internal sealed partial class UpstreamSubmitter(
         {
             LogSubmitted(logger, task.Id, handle.Engine, handle.UpstreamId);
             pollerSignal.Wake();
+            return;
+        }
+
+        // The lease went while the upstream was answering; if that was a cancel, stop the upstream task too.
+        if ((await store.FindAsync(task.Id, cancellationToken))?.State == TaskState.Cancelled
+            && engines.Find(handle.Engine) is IUpstreamEngine engine)
+        {
+            try
+            {
+                await engine.CancelAsync(handle, cancellationToken);
+            }
+            catch (UpstreamException)
+            {
+                // Best effort: the task is cancelled here either way.
+            }
         }
     }
 

@@ -34,6 +34,7 @@ internal sealed class FakeContractServer : IAsyncDisposable
     public int Submissions => _submissions;
     public int Polls => _polls;
     public int PollsToFinish { get; set; } = 2;
+    public TimeSpan SubmitDelayAfterRecording { get; set; }
 
     public static async Task<FakeContractServer> StartAsync(string key)
     {
@@ -83,6 +84,11 @@ internal sealed class FakeContractServer : IAsyncDisposable
         {
             Tasks[task.Id] = task;
             Interlocked.Increment(ref _submissions);
+        }
+
+        if (SubmitDelayAfterRecording > TimeSpan.Zero)
+        {
+            await Task.Delay(SubmitDelayAfterRecording, context.RequestAborted);
         }
 
         return Results.Json(new JsonObject

@@ -313,6 +313,22 @@ public sealed class UpstreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_task_cancelled_while_its_submission_is_answered_is_cancelled_upstream_too()
+    {
+        await using var server = await KinemaTestServer.StartAsync(Settings(kling: false));
+        _relay.SubmitDelayAfterRecording = TimeSpan.FromSeconds(2);
+        _relay.PollsToFinish = 1000;
+
+        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"cancel mid-submit","duration":5}""");
+        await WaitUntilAsync(() => _relay.Submissions == 1);
+        using var cancel = await server.Alice.PostAsync($"/v1/tasks/{id}/cancel", null);
+        await WaitUntilAsync(() => _relay.Tasks.Values.Single().Status == "cancelled");
+
+        cancel.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await server.Alice.GetTaskAsync(id)).GetProperty("status").GetString().Should().Be("cancelled");
+    }
+
+    [Fact]
     public async Task A_callback_makes_the_completion_show_at_once_though_the_next_poll_is_far_off()
     {
         var settings = Settings();

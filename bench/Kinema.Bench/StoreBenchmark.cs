@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Kinema.Contracts.Requests;
 using Kinema.Core;
+using Kinema.Core.Storage;
 using Kinema.Core.Storage.Sqlite;
 using Kinema.Core.Tasks;
 

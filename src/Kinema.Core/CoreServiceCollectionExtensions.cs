@@ -1,6 +1,7 @@
 using Kinema.Core.Engines;
 using Kinema.Core.Scheduling;
 using Kinema.Core.Storage;
+using Kinema.Core.Storage.Postgres;
 using Kinema.Core.Storage.Sqlite;
 using Kinema.Core.Tasks;
 using Kinema.Core.Tenants;
@@ -22,12 +23,45 @@ public static class CoreServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(paths);
         services.AddOptions<TaskStoreOptions>().BindConfiguration(TaskStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TaskStoreOptions>>(new TaskStoreOptionsValidator(configuration));
         services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<TaskChangeFeed>();
+        if (StoreProviders.IsPostgres(configuration))
+        {
+            AddPostgresStores(services, configuration);
+        }
+        else
+        {
+            AddSqliteStores(services, paths);
+        }
+
+        services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(paths.Results));
+        services.AddSingleton<TaskQueueSignal>();
+        services.AddSingleton<RunningTasks>();
+        services.AddSingleton<EngineRegistry>();
+        services.AddSingleton(_ => ReadRouting(configuration));
+        services.AddSingleton<EngineRouter>();
+        services.AddOptions<Upstream.UpstreamOptions>().BindConfiguration(Upstream.UpstreamOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Upstream.CallbackUrls>();
+        services.AddSingleton<Upstream.UpstreamPollerSignal>();
+        services.AddSingleton<Upstream.ResultArchiver>();
+        services.AddSingleton<Upstream.UpstreamSubmitter>();
+        services.AddHostedService<Scheduling.TaskScheduler>();
+        services.AddHostedService<Upstream.UpstreamPoller>();
+        services.AddOptions<Webhooks.WebhookOptions>().BindConfiguration(Webhooks.WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddHttpClient(Webhooks.WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(provider =>
+                Fetching.GuardedHttpHandler.Create(provider.GetRequiredService<IOptions<Fetching.FetchOptions>>().Value));
+        services.AddHostedService<Webhooks.WebhookDispatcher>();
+        return services;
+    }
+
+    private static void AddSqliteStores(IServiceCollection services, KinemaPaths paths)
+    {
         services.AddSingleton(provider => new SqliteDatabase(
             paths.Database,
             provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value.FullSync,
             provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
-        services.AddSingleton<TaskChangeFeed>();
         services.AddSingleton<ITaskStore>(provider => new NotifyingTaskStore(
             new SqliteTaskStore(
                 provider.GetRequiredService<SqliteDatabase>(),
@@ -37,29 +71,35 @@ public static class CoreServiceCollectionExtensions
             provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IApiKeyStore>(provider => new SqliteApiKeyStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(paths.Results));
-        services.AddSingleton<TaskQueueSignal>();
-        services.AddSingleton<RunningTasks>();
-        services.AddSingleton<EngineRegistry>();
-        services.AddSingleton(_ => ReadRouting(configuration));
-        services.AddSingleton<EngineRouter>();
-        services.AddOptions<Upstream.UpstreamOptions>().BindConfiguration(Upstream.UpstreamOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IUpstreamTaskStore>(provider => new SqliteUpstreamTaskStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<TaskChangeFeed>()));
-        services.AddSingleton<Upstream.CallbackUrls>();
-        services.AddSingleton<Upstream.UpstreamPollerSignal>();
-        services.AddSingleton<Upstream.ResultArchiver>();
-        services.AddSingleton<Upstream.UpstreamSubmitter>();
-        services.AddHostedService<Scheduling.TaskScheduler>();
-        services.AddHostedService<Upstream.UpstreamPoller>();
-        services.AddOptions<Webhooks.WebhookOptions>().BindConfiguration(Webhooks.WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<Webhooks.IWebhookStore>(provider => new SqliteWebhookStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
-        services.AddHttpClient(Webhooks.WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(provider =>
-                Fetching.GuardedHttpHandler.Create(provider.GetRequiredService<IOptions<Fetching.FetchOptions>>().Value));
-        services.AddHostedService<Webhooks.WebhookDispatcher>();
-        return services;
+        services.AddSingleton(SigningKey.FromFile(paths));
+    }
+
+    private static void AddPostgresStores(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(_ => new PostgresDatabase(StoreProviders.ConnectionString(configuration) ?? ""));
+        services.AddSingleton(provider => new PostgresTaskStore(
+            provider.GetRequiredService<PostgresDatabase>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value,
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<PostgresTaskStore>()));
+        services.AddSingleton<ITaskStore>(provider => new NotifyingTaskStore(
+            provider.GetRequiredService<PostgresTaskStore>(),
+            provider.GetRequiredService<TaskChangeFeed>(),
+            provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IApiKeyStore>(provider => new PostgresApiKeyStore(
+            provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IUpstreamTaskStore>(provider => new PostgresUpstreamTaskStore(
+            provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<TaskChangeFeed>()));
+        services.AddSingleton<Webhooks.IWebhookStore>(provider => new PostgresWebhookStore(
+            provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => PostgresSigningKey.Create(provider.GetRequiredService<PostgresDatabase>()));
+        // Migrate before anything else runs, and hear other nodes' changes.
+        services.AddHostedService<PostgresStartup>();
+        services.AddHostedService<PostgresChangeListener>();
     }
 
     private static ModelRoutingOptions ReadRouting(IConfiguration configuration)

@@ -36,7 +36,7 @@ public static partial class KinemaServer
         services.AddSafeFetching();
         services.AddKinemaEngines(builder.Configuration);
         services.AddSingleton(provider => new ResultUrlSigner(
-            SecretFile.LoadOrCreate(paths.SigningKey), provider.GetRequiredService<TimeProvider>()));
+            provider.GetRequiredService<SigningKey>().Value, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TaskStatusMapper>();
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();

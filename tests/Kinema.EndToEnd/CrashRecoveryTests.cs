@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using Kinema.Core;
+using Kinema.Core.Storage;
 using Kinema.Core.Storage.Sqlite;
 using Kinema.Core.Tasks;
 using Kinema.EndToEnd.Infrastructure;
@@ -44,8 +45,8 @@ public sealed class CrashRecoveryTests : IDisposable
         }
 
         await using var store = KinemaDataStore.Open(new KinemaPaths(_data));
-        store.Count("status = 'completed'").Should().Be(6);
-        store.Count("attempts > 2").Should().Be(0, "a task is retried once after the crash at most");
+        (await store.CountAsync("status = 'completed'")).Should().Be(6);
+        (await store.CountAsync("attempts > 2")).Should().Be(0, "a task is retried once after the crash at most");
         foreach (var id in ids)
         {
             File.Exists(Path.Combine(new KinemaPaths(_data).Results, id, "video.mp4")).Should().BeTrue();

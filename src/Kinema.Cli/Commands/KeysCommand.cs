@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Kinema.Core;
+using Kinema.Core.Storage;
 using Kinema.Core.Storage.Sqlite;
 
 namespace Kinema.Cli.Commands;

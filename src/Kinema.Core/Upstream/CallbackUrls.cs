@@ -9,12 +9,10 @@ namespace Kinema.Core.Upstream;
 /// The URLs upstreams call back. Each carries an HMAC of the task id, so only an upstream Kinema gave the URL to can
 /// trigger an early poll; even then the body is ignored and the task's state comes from polling.
 /// </summary>
-public sealed class CallbackUrls(KinemaPaths paths, IOptions<UpstreamOptions> options)
+public sealed class CallbackUrls(SigningKey signingKey, IOptions<UpstreamOptions> options)
 {
     /// <summary>The route callbacks arrive on.</summary>
     public const string RoutePrefix = "/callbacks";
-
-    private readonly Lazy<byte[]> _secret = new(() => SecretFile.LoadOrCreate(paths.SigningKey));
 
     /// <summary>The callback URL for a task, or null when no public base URL is configured.</summary>
     public Uri? For(string engine, string taskId)
@@ -32,5 +30,5 @@ public sealed class CallbackUrls(KinemaPaths paths, IOptions<UpstreamOptions> op
         token is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Token(taskId)), Encoding.ASCII.GetBytes(token));
 
     private string Token(string taskId) =>
-        WebEncoders.Base64UrlEncode(HMACSHA256.HashData(_secret.Value, Encoding.UTF8.GetBytes("callback\n" + taskId)));
+        WebEncoders.Base64UrlEncode(HMACSHA256.HashData(signingKey.Value, Encoding.UTF8.GetBytes("callback\n" + taskId)));
 }

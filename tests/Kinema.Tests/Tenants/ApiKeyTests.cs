@@ -1,4 +1,5 @@
 using Kinema.Core;
+using Kinema.Core.Storage;
 using Kinema.Core.Storage.Sqlite;
 using Kinema.Core.Tenants;
 

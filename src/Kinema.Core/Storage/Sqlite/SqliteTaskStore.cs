@@ -7,11 +7,7 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>Tasks in SQLite. Every state change after the claim is fenced by <c>lease_owner</c>.</summary>
 internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time, TaskStoreOptions options) : ITaskStore
 {
-    internal const string Columns = """
-        id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, started_at,
-        finished_at, error_code, error_message, result_json, attempts, lease_owner, lease_expires_at, idempotency_key,
-        upstream_engine, upstream_account, upstream_id, next_poll_at, poll_errors, engine_history
-        """;
+    internal const string Columns = TaskRows.Columns;
 
     private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
 
@@ -332,53 +328,16 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         command.Parameters.AddWithValue("$tenant", tenantId);
         command.Parameters.AddWithValue("$key", key);
         using var reader = command.ExecuteReader();
-        return reader.Read() ? (ReadRecord(reader), reader.GetString(24)) : null;
+        return reader.Read() ? (ReadRecord(reader), reader.GetString(TaskRows.Next)) : null;
     }
 
     internal static List<TaskRecord> ReadAll(SqliteCommand command)
     {
         using var reader = command.ExecuteReader();
-        var tasks = new List<TaskRecord>();
-        while (reader.Read())
-        {
-            tasks.Add(ReadRecord(reader));
-        }
-
-        return tasks;
+        return TaskRows.ReadAll(reader);
     }
 
-    internal static TaskRecord ReadRecord(SqliteDataReader reader)
-    {
-        var request = JsonSerializer.Deserialize(reader.GetString(4), StoreJsonContext.Default.GenerationRequest)
-                      ?? throw new InvalidOperationException("A stored request is empty.");
-        return new TaskRecord
-        {
-            Id = reader.GetString(0),
-            TenantId = reader.GetString(1),
-            Model = reader.GetString(2),
-            Engine = reader.GetString(3),
-            Request = request,
-            State = TaskStateNames.Parse(reader.GetString(5)),
-            Progress = reader.GetInt32(6),
-            CreatedAt = FromMilliseconds(reader.GetInt64(7)),
-            UpdatedAt = FromMilliseconds(reader.GetInt64(8)),
-            StartedAt = reader.IsDBNull(9) ? null : FromMilliseconds(reader.GetInt64(9)),
-            FinishedAt = reader.IsDBNull(10) ? null : FromMilliseconds(reader.GetInt64(10)),
-            Failure = reader.IsDBNull(11) ? null : new TaskFailure(reader.GetString(11), reader.GetString(12)),
-            Result = reader.IsDBNull(13)
-                ? null
-                : JsonSerializer.Deserialize(reader.GetString(13), StoreJsonContext.Default.StoredResult),
-            Attempts = reader.GetInt32(14),
-            LeaseOwner = reader.IsDBNull(15) ? null : reader.GetString(15),
-            LeaseExpiresAt = reader.IsDBNull(16) ? null : FromMilliseconds(reader.GetInt64(16)),
-            IdempotencyKey = reader.IsDBNull(17) ? null : reader.GetString(17),
-            SubmitIntentEngine = reader.IsDBNull(18) ? null : reader.GetString(18),
-            Upstream = reader.IsDBNull(20) ? null : new Engines.UpstreamHandle(reader.GetString(18), reader.GetString(19), reader.GetString(20)),
-            NextPollAt = reader.IsDBNull(21) ? null : FromMilliseconds(reader.GetInt64(21)),
-            PollErrors = reader.GetInt32(22),
-            EngineHistory = reader.IsDBNull(23) ? null : reader.GetString(23),
-        };
-    }
+    internal static TaskRecord ReadRecord(SqliteDataReader reader) => TaskRows.Read(reader);
 
     private static DateTimeOffset FromMilliseconds(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
 }

@@ -1,0 +1,88 @@
+using Kinema.Core.Storage.Postgres;
+using Kinema.Core.Storage.Sqlite;
+using Kinema.Core.Tasks;
+using Kinema.Core.Tenants;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kinema.Core.Storage;
+
+/// <summary>
+/// Opens a node's store outside a running server (the <c>keys</c> commands, tests, benchmarks): the data directory's
+/// SQLite file, or the shared PostgreSQL database when the configuration names one, as <c>serve</c> would.
+/// </summary>
+public sealed class KinemaDataStore : IAsyncDisposable
+{
+    private readonly IAsyncDisposable _database;
+    private readonly IAsyncDisposable? _tasks;
+
+    private KinemaDataStore(IAsyncDisposable database, ITaskStore tasks, IApiKeyStore keys)
+    {
+        _database = database;
+        _tasks = tasks as IAsyncDisposable;
+        Tasks = tasks;
+        Keys = keys;
+    }
+
+    /// <summary>The tasks.</summary>
+    public ITaskStore Tasks { get; }
+
+    /// <summary>The API keys.</summary>
+    public IApiKeyStore Keys { get; }
+
+    /// <summary>The provider in use: <c>sqlite</c> or <c>postgres</c>.</summary>
+    public string Provider => _database is PostgresDatabase ? StoreProviders.Postgres : StoreProviders.Sqlite;
+
+    /// <summary>
+    /// Opens (creating if needed) the store a server on <paramref name="paths"/> would use. Without an explicit
+    /// <paramref name="configuration"/>, reads <c>{data}/appsettings.json</c> and the environment, as <c>serve</c> does.
+    /// </summary>
+    public static KinemaDataStore Open(KinemaPaths paths, IConfiguration? configuration = null, TimeProvider? time = null)
+    {
+        configuration ??= new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(paths.DataDirectory, "appsettings.json"), optional: true, reloadOnChange: false)
+            .AddEnvironmentVariables()
+            .Build();
+        time ??= TimeProvider.System;
+        var options = new TaskStoreOptions();
+        configuration.GetSection(TaskStoreOptions.Section).Bind(options);
+        if (StoreProviders.IsPostgres(configuration))
+        {
+            var connectionString = StoreProviders.ConnectionString(configuration)
+                ?? throw new InvalidOperationException("Kinema:Store:Provider is 'postgres' but ConnectionStrings:Kinema is not set.");
+            var postgres = new PostgresDatabase(connectionString);
+            return new KinemaDataStore(postgres, new PostgresTaskStore(postgres, time, options, NullLogger.Instance),
+                new PostgresApiKeyStore(postgres, time));
+        }
+
+        var sqlite = new SqliteDatabase(paths.Database, fullSync: true, NullLogger.Instance);
+        return new KinemaDataStore(sqlite, new SqliteTaskStore(sqlite, time, options), new SqliteApiKeyStore(sqlite, time));
+    }
+
+    /// <summary>Counts the tasks matching a SQL condition: for tests and diagnostics.</summary>
+    internal async Task<long> CountAsync(string condition)
+    {
+        if (_database is PostgresDatabase postgres)
+        {
+            await using var connection = await postgres.OpenAsync(CancellationToken.None);
+            await using var command = new Npgsql.NpgsqlCommand($"SELECT COUNT(*) FROM tasks WHERE {condition}", connection);
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        using var read = ((SqliteDatabase)_database).OpenRead();
+        using var sqliteCommand = read.CreateCommand();
+        sqliteCommand.CommandText = $"SELECT COUNT(*) FROM tasks WHERE {condition}";
+        return (long)sqliteCommand.ExecuteScalar()!;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_tasks is not null)
+        {
+            await _tasks.DisposeAsync();
+        }
+
+        await _database.DisposeAsync();
+    }
+}

@@ -1,0 +1,77 @@
+using Kinema.Core.Tenants;
+using Npgsql;
+
+namespace Kinema.Core.Storage.Postgres;
+
+/// <summary>API keys in PostgreSQL: a key made or revoked through one node holds on every node.</summary>
+internal sealed class PostgresApiKeyStore(PostgresDatabase database, TimeProvider time) : IApiKeyStore
+{
+    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at";
+
+    public async Task<CreatedApiKey> CreateAsync(string name, string? tenantId, CancellationToken cancellationToken)
+    {
+        var key = ApiKeyFormat.NewKey();
+        var now = time.GetUtcNow();
+        var record = new ApiKeyRecord(
+            "key_" + Guid.CreateVersion7(now).ToString("N"),
+            string.IsNullOrWhiteSpace(tenantId) ? name : tenantId,
+            name,
+            ApiKeyFormat.DisplayPrefix(key),
+            DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()),
+            null);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at)
+            VALUES (@id, @tenant, @name, @hash, @prefix, @now)
+            """, connection);
+        command.Parameters.AddWithValue("id", record.Id);
+        command.Parameters.AddWithValue("tenant", record.TenantId);
+        command.Parameters.AddWithValue("name", record.Name);
+        command.Parameters.AddWithValue("hash", ApiKeyFormat.Hash(key));
+        command.Parameters.AddWithValue("prefix", record.Prefix);
+        command.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return new CreatedApiKey(record, key);
+    }
+
+    public async Task<ApiKeyRecord?> FindValidAsync(string presentedKey, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", connection);
+        command.Parameters.AddWithValue("hash", ApiKeyFormat.Hash(presentedKey));
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM api_keys ORDER BY created_at, id", connection);
+        return await ReadAsync(command, cancellationToken);
+    }
+
+    public async Task<bool> RevokeAsync(string idOrPrefix, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            UPDATE api_keys SET revoked_at = @now WHERE (id = @value OR key_prefix = @value) AND revoked_at IS NULL
+            """, connection);
+        command.Parameters.AddWithValue("now", time.GetUtcNow().ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("value", idOrPrefix);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    private static async Task<List<ApiKeyRecord>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<ApiKeyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(new ApiKeyRecord(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+        }
+
+        return keys;
+    }
+}

@@ -1,0 +1,494 @@
+using System.Threading.Channels;
+using Kinema.Core.Storage.Sqlite;
+using Kinema.Core.Tasks;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Kinema.Core.Storage.Postgres;
+
+/// <summary>
+/// Tasks in PostgreSQL, shared by every node. Creates are group-committed: whatever arrives while one batch commits
+/// goes into the next, as one multi-row insert in one transaction. Claims take rows with <c>FOR UPDATE SKIP LOCKED</c>
+/// so nodes never wait on each other's candidates, and every change after the claim is fenced by <c>lease_owner</c>.
+/// Each change is announced with <c>NOTIFY</c> in the statement that makes it, so other nodes hear of it on commit.
+/// </summary>
+internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
+{
+    private const int MaxBatch = 512;
+    private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
+    private readonly PostgresDatabase _database;
+    private readonly TimeProvider _time;
+    private readonly TaskStoreOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<PendingCreate> _creates = Channel.CreateUnbounded<PendingCreate>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _createLoop;
+
+    public PostgresTaskStore(PostgresDatabase database, TimeProvider time, TaskStoreOptions options, ILogger logger)
+    {
+        _database = database;
+        _time = time;
+        _options = options;
+        _logger = logger;
+        _createLoop = Task.Run(RunCreatesAsync);
+    }
+
+    /// <summary>Called with the size of every committed create batch (metrics).</summary>
+    public static event Action<int>? BatchCommitted;
+
+    public Task<CreateOutcome> CreateAsync(NewTask task, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new PendingCreate(task, task.RequestJson ?? SqliteTaskStore.SerializeRequest(task.Request));
+        if (!_creates.Writer.TryWrite(pending))
+        {
+            throw new ObjectDisposedException(nameof(PostgresTaskStore));
+        }
+
+        // The create is committed whether or not the caller still waits: cancellation only stops the wait.
+        return pending.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunCreatesAsync()
+    {
+        var batch = new List<PendingCreate>(MaxBatch);
+        var reader = _creates.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            try
+            {
+                await CommitCreatesAsync(batch).ConfigureAwait(false);
+                BatchCommitted?.Invoke(batch.Count);
+            }
+            catch (Exception exception) when (batch.Count > 1 && exception is PostgresException)
+            {
+                // One bad row must not fail its neighbours: replay the batch one create at a time.
+                foreach (var pending in batch)
+                {
+                    try
+                    {
+                        await CommitCreatesAsync([pending]).ConfigureAwait(false);
+                    }
+                    catch (Exception single)
+                    {
+                        pending.Completion.TrySetException(single);
+                    }
+                }
+            }
+            catch (Exception exception)
+            {
+                LogBatchFailed(_logger, batch.Count, exception);
+                foreach (var pending in batch)
+                {
+                    pending.Completion.TrySetException(exception);
+                }
+            }
+        }
+    }
+
+    private async Task CommitCreatesAsync(List<PendingCreate> batch)
+    {
+        var now = _time.GetUtcNow();
+        var nowMs = now.ToUnixTimeMilliseconds();
+        await using var connection = await _database.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+
+        // Keys seen earlier (in the table, or earlier in this batch) answer without inserting.
+        var outcomes = new CreateOutcome?[batch.Count];
+        var keyed = batch.Select((pending, index) => (pending, index)).Where(p => p.pending.Task.IdempotencyKey is not null).ToList();
+        var earlier = keyed.Count == 0
+            ? new Dictionary<(string, string), (TaskRecord Record, string Hash)>()
+            : await FindByKeysAsync(connection, keyed.Select(k => (k.pending.Task.TenantId, k.pending.Task.IdempotencyKey!)).ToList()).ConfigureAwait(false);
+        var expired = earlier.Where(e => now - e.Value.Record.CreatedAt >= IdempotencyWindow).Select(e => e.Key).ToList();
+        if (expired.Count > 0)
+        {
+            // The key's 24 h are over: it may name a new task.
+            await using var release = new NpgsqlCommand("UPDATE tasks SET idempotency_key = NULL WHERE id = ANY(@ids)", connection);
+            release.Parameters.AddWithValue("ids", expired.Select(key => earlier[key].Record.Id).ToArray());
+            await release.ExecuteNonQueryAsync().ConfigureAwait(false);
+            foreach (var key in expired)
+            {
+                earlier.Remove(key);
+            }
+        }
+
+        var inBatch = new Dictionary<(string, string), int>();
+        var toInsert = new List<(int Index, TaskRecord Record)>();
+        for (var index = 0; index < batch.Count; index++)
+        {
+            var task = batch[index].Task;
+            if (task.IdempotencyKey is { } key)
+            {
+                if (earlier.TryGetValue((task.TenantId, key), out var found))
+                {
+                    outcomes[index] = Replay(found.Record, found.Hash, task.RequestHash);
+                    continue;
+                }
+
+                if (inBatch.TryGetValue((task.TenantId, key), out var first))
+                {
+                    continue; // Answered after the insert, from the first create that carried the key.
+                }
+
+                inBatch[(task.TenantId, key)] = index;
+            }
+
+            var id = TaskIds.New(now);
+            toInsert.Add((index, new TaskRecord
+            {
+                Id = id,
+                TenantId = task.TenantId,
+                Model = task.Request.Model,
+                Engine = task.Engine,
+                Request = task.Request,
+                State = TaskState.Pending,
+                CreatedAt = TaskRows.FromMilliseconds(nowMs),
+                UpdatedAt = TaskRows.FromMilliseconds(nowMs),
+                IdempotencyKey = task.IdempotencyKey,
+            }));
+        }
+
+        var inserted = new HashSet<string>(StringComparer.Ordinal);
+        if (toInsert.Count > 0)
+        {
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
+                                   idempotency_key, request_hash)
+                SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash
+                FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes)
+                     AS t(id, tenant, model, engine, request, key, hash)
+                ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING id
+                """, connection);
+            insert.Parameters.AddWithValue("now", nowMs);
+            AddTextArray(insert, "ids", toInsert.Select(i => (string?)i.Record.Id));
+            AddTextArray(insert, "tenants", toInsert.Select(i => (string?)i.Record.TenantId));
+            AddTextArray(insert, "models", toInsert.Select(i => (string?)i.Record.Model));
+            AddTextArray(insert, "engines", toInsert.Select(i => (string?)i.Record.Engine));
+            AddTextArray(insert, "requests", toInsert.Select(i => (string?)batch[i.Index].RequestJson));
+            AddTextArray(insert, "keys", toInsert.Select(i => i.Record.IdempotencyKey));
+            AddTextArray(insert, "hashes", toInsert.Select(i => (string?)batch[i.Index].Task.RequestHash));
+            await using (var reader = await insert.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    inserted.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var (index, record) in toInsert.Where(i => inserted.Contains(i.Record.Id)))
+            {
+                outcomes[index] = new CreateOutcome(record, CreateOutcomeKind.Created);
+            }
+
+            // A create that lost its key to another node's concurrent insert answers with that node's task.
+            var lost = toInsert.Where(i => !inserted.Contains(i.Record.Id)).ToList();
+            if (lost.Count > 0)
+            {
+                var winners = await FindByKeysAsync(connection, lost.Select(l => (l.Record.TenantId, l.Record.IdempotencyKey!)).ToList()).ConfigureAwait(false);
+                foreach (var (index, record) in lost)
+                {
+                    var winner = winners[(record.TenantId, record.IdempotencyKey!)];
+                    outcomes[index] = Replay(winner.Record, winner.Hash, batch[index].Task.RequestHash);
+                }
+            }
+        }
+
+        if (inserted.Count > 0)
+        {
+            await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
+            notify.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+            notify.Parameters.AddWithValue("payload", _database.Payload('n', ""));
+            await notify.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync().ConfigureAwait(false);
+
+        for (var index = 0; index < batch.Count; index++)
+        {
+            if (outcomes[index] is null)
+            {
+                // A second create in this batch with a key the first one carried.
+                var task = batch[index].Task;
+                var firstOutcome = outcomes[inBatch[(task.TenantId, task.IdempotencyKey!)]]!;
+                outcomes[index] = Replay(firstOutcome.Task!, batch[inBatch[(task.TenantId, task.IdempotencyKey!)]].Task.RequestHash, task.RequestHash);
+            }
+
+            batch[index].Completion.TrySetResult(outcomes[index]!);
+        }
+    }
+
+    private static CreateOutcome Replay(TaskRecord earlier, string earlierHash, string requestHash) =>
+        new(earlier, earlierHash == requestHash ? CreateOutcomeKind.Replayed : CreateOutcomeKind.KeyConflict);
+
+    private static async Task<Dictionary<(string, string), (TaskRecord Record, string Hash)>> FindByKeysAsync(
+        NpgsqlConnection connection, List<(string Tenant, string Key)> keys)
+    {
+        await using var command = new NpgsqlCommand($"""
+            SELECT {TaskRows.Columns}, request_hash FROM tasks
+            WHERE (tenant_id, idempotency_key) IN (SELECT * FROM unnest(@tenants, @keys))
+            """, connection);
+        AddTextArray(command, "tenants", keys.Select(k => (string?)k.Tenant));
+        AddTextArray(command, "keys", keys.Select(k => (string?)k.Key));
+        var found = new Dictionary<(string, string), (TaskRecord, string)>();
+        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        while (await reader.ReadAsync().ConfigureAwait(false))
+        {
+            var record = TaskRows.Read(reader);
+            found[(record.TenantId, record.IdempotencyKey!)] = (record, reader.GetString(TaskRows.Next));
+        }
+
+        return found;
+    }
+
+    internal static void AddTextArray(NpgsqlCommand command, string name, IEnumerable<string?> values) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.ToArray() });
+
+    public async Task<TaskRecord?> GetAsync(string tenantId, string taskId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"SELECT {TaskRows.Columns} FROM tasks WHERE id = @id AND tenant_id = @tenant", connection);
+        command.Parameters.AddWithValue("id", taskId);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        return (await ReadAllAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    public async Task<TaskRecord?> ClaimNextAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        // A task whose workers died MaxAttempts times is failed, not retried forever.
+        await using (var exhausted = new NpgsqlCommand("""
+            WITH failed AS (
+                UPDATE tasks SET status = 'failed', error_code = 'attempts_exhausted',
+                    error_message = 'the task was interrupted ' || attempts || ' times while being made and was given up',
+                    finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
+                WHERE id IN (SELECT id FROM tasks WHERE status = 'processing' AND lease_expires_at < @now AND attempts >= @max
+                             FOR UPDATE SKIP LOCKED)
+                RETURNING id)
+            SELECT pg_notify(@channel, @prefix || id) FROM failed
+            """, connection))
+        {
+            exhausted.Parameters.AddWithValue("now", now);
+            exhausted.Parameters.AddWithValue("max", _options.MaxAttempts);
+            exhausted.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+            exhausted.Parameters.AddWithValue("prefix", _database.Payload('f', ""));
+            await exhausted.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // Expired leases first (their tasks waited longest), then the oldest pending task; rows another node is
+        // claiming right now are skipped, not waited for.
+        await using var command = new NpgsqlCommand($"""
+            WITH candidate AS (
+                SELECT COALESCE(
+                    (SELECT id FROM tasks WHERE status = 'processing' AND lease_expires_at < @now AND attempts < @max
+                     ORDER BY lease_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED),
+                    (SELECT id FROM tasks WHERE status = 'pending' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)) AS id),
+            claimed AS (
+                UPDATE tasks t
+                SET status = 'processing', lease_owner = @worker, lease_expires_at = @expires, attempts = t.attempts + 1,
+                    started_at = COALESCE(t.started_at, @now), updated_at = @now
+                FROM candidate WHERE t.id = candidate.id
+                RETURNING {Qualified("t")})
+            SELECT *, pg_notify(@channel, @prefix || id) FROM claimed
+            """, connection);
+        command.Parameters.AddWithValue("worker", workerId);
+        command.Parameters.AddWithValue("expires", now + (long)lease.TotalMilliseconds);
+        command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("max", _options.MaxAttempts);
+        command.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+        command.Parameters.AddWithValue("prefix", _database.Payload('c', ""));
+        return (await ReadAllAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    public Task<bool> HeartbeatAsync(string taskId, string workerId, int progress, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return ChangeAsync('c', taskId, """
+            UPDATE tasks SET progress = GREATEST(progress, @progress), lease_expires_at = @expires, updated_at = @now
+            WHERE id = @id AND lease_owner = @worker AND status = 'processing'
+            """, parameters =>
+        {
+            parameters.AddWithValue("progress", Math.Clamp(progress, 0, 99));
+            parameters.AddWithValue("expires", now + (long)lease.TotalMilliseconds);
+            parameters.AddWithValue("now", now);
+            parameters.AddWithValue("worker", workerId);
+        }, cancellationToken);
+    }
+
+    public Task<bool> CompleteAsync(string taskId, string workerId, StoredResult result, CancellationToken cancellationToken) =>
+        FinishAsync(taskId, workerId, "status = 'completed', progress = 100, result_json = @result",
+            parameters => parameters.AddWithValue("result", System.Text.Json.JsonSerializer.Serialize(result, StoreJsonContext.Default.StoredResult)),
+            cancellationToken);
+
+    public Task<bool> FailAsync(string taskId, string workerId, TaskFailure failure, CancellationToken cancellationToken) =>
+        FinishAsync(taskId, workerId, "status = 'failed', error_code = @code, error_message = @message", parameters =>
+        {
+            parameters.AddWithValue("code", failure.Code);
+            parameters.AddWithValue("message", failure.Message);
+        }, cancellationToken);
+
+    public Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken) =>
+        ChangeAsync('c', taskId, """
+            UPDATE tasks SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
+            WHERE id = @id AND lease_owner = @worker AND status = 'processing'
+            """, parameters =>
+        {
+            parameters.AddWithValue("now", _time.GetUtcNow().ToUnixTimeMilliseconds());
+            parameters.AddWithValue("worker", workerId);
+        }, cancellationToken);
+
+    public async Task<CancelOutcome> CancelAsync(string tenantId, string taskId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        // Clearing the lease is what stops a running render: the worker's next heartbeat finds it gone.
+        await using var command = new NpgsqlCommand($"""
+            WITH cancelled AS (
+                UPDATE tasks SET status = 'cancelled', finished_at = @now, updated_at = @now,
+                                 lease_owner = NULL, lease_expires_at = NULL, next_poll_at = NULL
+                WHERE id = @id AND tenant_id = @tenant AND status IN ('pending', 'processing')
+                RETURNING {TaskRows.Columns})
+            SELECT *, pg_notify(@channel, @payload) FROM cancelled
+            """, connection);
+        command.Parameters.AddWithValue("now", _time.GetUtcNow().ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("id", taskId);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+        command.Parameters.AddWithValue("payload", _database.Payload('f', taskId));
+        if ((await ReadAllAsync(command, cancellationToken)).FirstOrDefault() is { } cancelledTask)
+        {
+            return new CancelOutcome(cancelledTask, Cancelled: true);
+        }
+
+        await using var read = new NpgsqlCommand($"SELECT {TaskRows.Columns} FROM tasks WHERE id = @id AND tenant_id = @tenant", connection);
+        read.Parameters.AddWithValue("id", taskId);
+        read.Parameters.AddWithValue("tenant", tenantId);
+        return new CancelOutcome((await ReadAllAsync(read, cancellationToken)).FirstOrDefault(), Cancelled: false);
+    }
+
+    public async Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand { Connection = connection };
+        // Keyset pagination on the id (ULIDs sort in creation order): a page costs O(limit) through (tenant_id, id).
+        var conditions = new List<string> { "tenant_id = @tenant" };
+        command.Parameters.AddWithValue("tenant", tenantId);
+        if (query.After is { } after)
+        {
+            conditions.Add("id < @after");
+            command.Parameters.AddWithValue("after", after);
+        }
+
+        if (query.State is { } state)
+        {
+            conditions.Add("status = @status");
+            command.Parameters.AddWithValue("status", state.ToWire());
+        }
+
+        if (query.Model is { } model)
+        {
+            conditions.Add("model = @model");
+            command.Parameters.AddWithValue("model", model);
+        }
+
+        if (query.CreatedAfter is { } createdAfter)
+        {
+            conditions.Add("created_at > @created_after");
+            command.Parameters.AddWithValue("created_after", createdAfter.ToUnixTimeMilliseconds());
+        }
+
+        command.CommandText = $"SELECT {TaskRows.Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id DESC LIMIT @limit";
+        command.Parameters.AddWithValue("limit", query.Limit + 1);
+        var tasks = await ReadAllAsync(command, cancellationToken);
+        var hasMore = tasks.Count > query.Limit;
+        if (hasMore)
+        {
+            tasks.RemoveAt(tasks.Count - 1);
+        }
+
+        return new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null);
+    }
+
+    /// <summary>
+    /// Nothing to do on a shared store: other nodes may be alive and holding leases, so a starting node cannot assume
+    /// they are orphaned. A dead node's tasks are taken again when their leases run out.
+    /// </summary>
+    public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken) => Task.FromResult(0);
+
+    private Task<bool> FinishAsync(
+        string taskId, string workerId, string assignments, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken) =>
+        ChangeAsync('f', taskId, $"""
+            UPDATE tasks SET {assignments}, finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = @id AND lease_owner = @worker AND status = 'processing'
+            """, parameters =>
+        {
+            parameters.AddWithValue("now", _time.GetUtcNow().ToUnixTimeMilliseconds());
+            parameters.AddWithValue("worker", workerId);
+            bind(parameters);
+        }, cancellationToken);
+
+    /// <summary>Runs a fenced single-row update and, when it changed the row, announces it in the same statement.</summary>
+    internal static async Task<bool> ChangeAsync(
+        PostgresDatabase database, char kind, string taskId, string update, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"""
+            WITH changed AS ({update} RETURNING id)
+            SELECT pg_notify(@channel, @payload) FROM changed
+            """, connection);
+        command.Parameters.AddWithValue("id", taskId);
+        command.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+        command.Parameters.AddWithValue("payload", database.Payload(kind, taskId));
+        bind(command.Parameters);
+        var rows = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows++;
+        }
+
+        return rows == 1;
+    }
+
+    private Task<bool> ChangeAsync(char kind, string taskId, string update, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken) =>
+        ChangeAsync(_database, kind, taskId, update, bind, cancellationToken);
+
+    internal static async Task<List<TaskRecord>> ReadAllAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var tasks = new List<TaskRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            tasks.Add(TaskRows.Read(reader));
+        }
+
+        return tasks;
+    }
+
+    /// <summary>The task columns qualified by a table alias (for <c>UPDATE … FROM</c>, where names would be ambiguous).</summary>
+    internal static string Qualified(string alias) =>
+        string.Join(", ", TaskRows.Columns.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(c => $"{alias}.{c}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        _creates.Writer.TryComplete();
+        await _createLoop.ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} PostgreSQL creates failed to commit")]
+    private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
+
+    private sealed class PendingCreate(NewTask task, string requestJson)
+    {
+        public NewTask Task { get; } = task;
+        public string RequestJson { get; } = requestJson;
+        public TaskCompletionSource<CreateOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

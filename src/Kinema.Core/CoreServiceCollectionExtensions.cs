@@ -35,7 +35,9 @@ public static class CoreServiceCollectionExtensions
             AddSqliteStores(services, paths);
         }
 
-        services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(paths.Results));
+        // Kinema:Storage:Disk:Path puts results on a directory several nodes share (an NFS mount), else under the data directory.
+        services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(
+            configuration["Kinema:Storage:Disk:Path"] is { Length: > 0 } shared ? Path.GetFullPath(shared) : paths.Results));
         services.AddSingleton<TaskQueueSignal>();
         services.AddSingleton<RunningTasks>();
         services.AddSingleton<EngineRegistry>();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kinema.Contracts.Json;
 using Kinema.Contracts.Requests;
 
 namespace Kinema.Contracts.Rules;
@@ -226,7 +227,13 @@ public static partial class GenerationRequestRules
 
             if (value.ValueKind == JsonValueKind.String)
             {
-                return value.GetString();
+                if (JsonText.TryGetString(value, out var text))
+                {
+                    return text;
+                }
+
+                Add(param, JsonText.UnpairedSurrogateMessage(param));
+                return null;
             }
 
             Add(param, $"{param} must be a JSON string, not {Describe(value)}");
@@ -273,9 +280,13 @@ public static partial class GenerationRequestRules
             foreach (var item in value.EnumerateArray())
             {
                 var itemPath = $"{param}[{index++}]";
-                if (item.ValueKind == JsonValueKind.String)
+                if (JsonText.TryGetString(item, out var text))
                 {
-                    items.Add(item.GetString()!);
+                    items.Add(text);
+                }
+                else if (item.ValueKind == JsonValueKind.String)
+                {
+                    Add(itemPath, JsonText.UnpairedSurrogateMessage(itemPath));
                 }
                 else
                 {

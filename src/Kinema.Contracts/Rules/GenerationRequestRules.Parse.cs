@@ -56,7 +56,7 @@ public static partial class GenerationRequestRules
             {
                 reader.Add("last_frame_image", "last_frame_image must not be empty");
             }
-            else if (AddressPolicy.CheckImageUrl("last_frame_image", lastFrame, options.AllowPrivateNetworks) is { } bad)
+            else if (CheckImageUrl("last_frame_image", lastFrame, options) is { } bad)
             {
                 // Checked under its own name: once appended it would be reported as image_urls[1], a field the client never sent.
                 reader.Add(bad.Param, bad.Message);

@@ -235,11 +235,17 @@ public static partial class GenerationRequestRules
             return;
         }
 
-        if (AddressPolicy.CheckImageUrl(param, url, options.AllowPrivateNetworks) is { } violation)
+        if (CheckImageUrl(param, url, options) is { } violation)
         {
             add(violation.Param, violation.Message);
         }
     }
+
+    /// <summary>An image URL's address, or a data URI's content (format, completeness, size caps).</summary>
+    private static RuleViolation? CheckImageUrl(string param, string url, GenerationRuleOptions options) =>
+        DataUriImage.IsDataUri(url)
+            ? DataUriImage.Check(param, url, options.MaxImageBytes, options.MaxImagePixels)
+            : AddressPolicy.CheckImageUrl(param, url, options.AllowPrivateNetworks);
 
     private static IEnumerable<(string Param, string? Text)> TextFields(GenerationRequest request)
     {

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 
 namespace Kinema.Contracts.Json;
@@ -44,6 +46,56 @@ public static class JsonText
 
         return TryGetString(element, out var value) ? value : element.GetRawText()[1..^1];
     }
+
+    /// <summary>
+    /// The path of the first property whose name holds an unpaired surrogate, or null. Looking up any property of such
+    /// an object (<see cref="JsonElement.TryGetProperty(string, out JsonElement)"/>) unescapes every name it passes and
+    /// throws, so a body is checked with this before it is read. The path shows the bad name in its escaped form.
+    /// </summary>
+    public static string? FindMalformedPropertyName(JsonElement element, string path = "")
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        var raw = Encoding.UTF8.GetString(JsonMarshal.GetRawUtf8PropertyName(property));
+                        return path.Length == 0 ? raw : $"{path}.{raw}";
+                    }
+
+                    if (FindMalformedPropertyName(property.Value, path.Length == 0 ? name : $"{path}.{name}") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (FindMalformedPropertyName(item, $"{path}[{index++}]") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The message for a property name holding an unpaired surrogate.</summary>
+    public static string MalformedPropertyNameMessage(string path) =>
+        $"the property name {path} must be valid Unicode text: it holds an unpaired UTF-16 surrogate";
 
     /// <summary>True when <paramref name="text"/> is well-formed UTF-16: every surrogate is paired.</summary>
     public static bool IsWellFormed(string text)

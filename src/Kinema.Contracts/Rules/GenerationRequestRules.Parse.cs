@@ -19,6 +19,11 @@ public static partial class GenerationRequestRules
             return new ParsedRequest(null, [new RuleViolation("", "the request body must be a JSON object")]);
         }
 
+        if (JsonText.FindMalformedPropertyName(body) is { } badName)
+        {
+            return new ParsedRequest(null, [new RuleViolation(badName, JsonText.MalformedPropertyNameMessage(badName))]);
+        }
+
         var reader = new FieldReader(body);
         var model = reader.String("model");
         var prompt = reader.String("prompt");

@@ -67,6 +67,11 @@ internal static class WebhookEndpoints
                 return ApiErrors.Create(StatusCodes.Status400BadRequest, "the request body must be a JSON object with url and events");
             }
 
+            if (JsonText.FindMalformedPropertyName(root) is { } badName)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.MalformedPropertyNameMessage(badName), badName);
+            }
+
             if (!root.TryGetProperty("url", out var urlElement) || urlElement.ValueKind == JsonValueKind.Null)
             {
                 return ApiErrors.Create(StatusCodes.Status400BadRequest, "url is required", "url");

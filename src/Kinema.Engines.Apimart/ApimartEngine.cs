@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Kinema.Contracts.Json;
 using Kinema.Contracts.Requests;
 using Kinema.Contracts.Rules;
 using Kinema.Core.Engines;
@@ -38,8 +39,11 @@ internal sealed class ApimartEngine(IHttpClientFactory clients, IOptions<Apimart
         };
         request.Headers.Add("Idempotency-Key", job.TaskId);
         using var document = await SendAsync(request, cancellationToken);
-        var id = document.RootElement.GetProperty("data")[0].GetProperty("task_id").GetString()
-                 ?? throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", "the upstream returned no task id");
+        var data = document.RootElement.GetProperty("data");
+        var id = data.ValueKind == JsonValueKind.Array && data.GetArrayLength() > 0 && data[0].ValueKind == JsonValueKind.Object
+                 && data[0].TryGetProperty("task_id", out var taskId) && JsonText.TryGetString(taskId, out var text) && text.Length > 0
+            ? text
+            : throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", "the upstream returned no task id");
         return new UpstreamHandle(Name, Account, id);
     }
 
@@ -51,33 +55,76 @@ internal sealed class ApimartEngine(IHttpClientFactory clients, IOptions<Apimart
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/tasks/{Uri.EscapeDataString(handle.UpstreamId)}");
         using var document = await SendAsync(request, cancellationToken);
         var data = document.RootElement.GetProperty("data");
-        var status = data.GetProperty("status").GetString();
-        var progress = data.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : (int?)null;
+        if (data.ValueKind != JsonValueKind.Object)
+        {
+            throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", "the upstream's task answer is not an object");
+        }
+
+        // Strings are read with JsonText: a lone surrogate or a wrong type in the answer is a bad answer, never an
+        // exception that escapes the poller.
+        var status = data.TryGetProperty("status", out var s) ? JsonText.StringOrEscaped(s) : null;
+        var progress = data.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var percent)
+            ? percent
+            : (int?)null;
         return status switch
         {
             "pending" or "submitted" => new UpstreamStatus { State = UpstreamState.Queued, Progress = progress },
             "processing" => new UpstreamStatus { State = UpstreamState.Running, Progress = progress },
-            "completed" => new UpstreamStatus
-            {
-                State = UpstreamState.Succeeded,
-                VideoUrls = data.GetProperty("result").GetProperty("videos").EnumerateArray()
-                    .SelectMany(video => video.GetProperty("url").ValueKind == JsonValueKind.Array
-                        ? video.GetProperty("url").EnumerateArray().Select(u => u.GetString()!)
-                        : [video.GetProperty("url").GetString()!])
-                    .Select(url => new Uri(url))
-                    .ToList(),
-                CoverUrl = data.GetProperty("result").GetProperty("videos")[0].TryGetProperty("thumbnail_url", out var cover) && cover.GetString() is { } c
-                    ? new Uri(c) : null,
-            },
+            "completed" => Completed(data),
             "failed" => new UpstreamStatus
             {
                 State = UpstreamState.Failed,
-                FailureCode = data.TryGetProperty("error", out var e) && e.TryGetProperty("code", out var code) ? code.ToString() : "upstream_failed",
-                FailureMessage = "the upstream failed the task: " + (data.TryGetProperty("error", out var e2) && e2.TryGetProperty("message", out var m) ? m.GetString() : "no reason given"),
+                FailureCode = data.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object && e.TryGetProperty("code", out var code)
+                    ? JsonText.StringOrEscaped(code) ?? code.GetRawText()
+                    : "upstream_failed",
+                FailureMessage = "the upstream failed the task: " + (data.TryGetProperty("error", out var e2) && e2.ValueKind == JsonValueKind.Object
+                                                                     && e2.TryGetProperty("message", out var m)
+                    ? JsonText.StringOrEscaped(m) ?? "no reason given"
+                    : "no reason given"),
             },
             "cancelled" => new UpstreamStatus { State = UpstreamState.Cancelled },
             _ => throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", $"the upstream answered an unknown status '{status}'"),
         };
+    }
+
+    /// <summary>result.videos[].url (a string or an array of them) and the first thumbnail; no readable URL is a bad answer.</summary>
+    private static UpstreamStatus Completed(JsonElement data)
+    {
+        var urls = new List<Uri>();
+        Uri? cover = null;
+        if (data.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.Object
+            && result.TryGetProperty("videos", out var videos) && videos.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var video in videos.EnumerateArray())
+            {
+                if (video.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+
+                if (video.TryGetProperty("url", out var url))
+                {
+                    var candidates = url.ValueKind == JsonValueKind.Array ? url.EnumerateArray().ToList() : [url];
+                    foreach (var candidate in candidates)
+                    {
+                        if (JsonText.TryGetString(candidate, out var text) && Uri.TryCreate(text, UriKind.Absolute, out var uri))
+                        {
+                            urls.Add(uri);
+                        }
+                    }
+                }
+
+                if (cover is null && video.TryGetProperty("thumbnail_url", out var thumbnail)
+                    && JsonText.TryGetString(thumbnail, out var thumbText) && Uri.TryCreate(thumbText, UriKind.Absolute, out var thumbUri))
+                {
+                    cover = thumbUri;
+                }
+            }
+        }
+
+        return urls.Count > 0
+            ? new UpstreamStatus { State = UpstreamState.Succeeded, VideoUrls = urls, CoverUrl = cover }
+            : throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", "the upstream reported success without a readable video URL");
     }
 
     public async Task<bool> CancelAsync(UpstreamHandle handle, CancellationToken cancellationToken)
@@ -107,7 +154,7 @@ internal sealed class ApimartEngine(IHttpClientFactory clients, IOptions<Apimart
             }
 
             var message = document?.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("error", out var error)
-                          && error.TryGetProperty("message", out var m) ? m.GetString() : null;
+                          && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var m) ? JsonText.StringOrEscaped(m) : null;
             document?.Dispose();
             var detail = $"upstream HTTP {(int)response.StatusCode}{(message is null ? "" : ": " + message)}";
             var retryAfter = response.Headers.RetryAfter?.Delta;

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Kinema.Contracts.Json;
 using Kinema.Contracts.Requests;
 using Kinema.Contracts.Rules;
 using Kinema.Core.Engines;
@@ -79,7 +80,9 @@ internal sealed class KlingEngine : IUpstreamEngine
         var (endpoint, id) = Split(handle);
         using var document = await SendAsync(HttpMethod.Get, $"v1/videos/{endpoint}/{Uri.EscapeDataString(id)}", null, cancellationToken);
         var data = document.RootElement.GetProperty("data");
-        var status = data.TryGetProperty("task_status", out var s) ? s.GetString() : null;
+        // Strings are read with JsonText: an answer holding a lone surrogate or a number where a string belongs is a bad
+        // answer (transient, within the poll error budget), never an exception that escapes the poller.
+        var status = data.TryGetProperty("task_status", out var s) ? JsonText.StringOrEscaped(s) : null;
         switch (status)
         {
             case "submitted":
@@ -87,12 +90,9 @@ internal sealed class KlingEngine : IUpstreamEngine
             case "processing":
                 return new UpstreamStatus { State = UpstreamState.Running };
             case "succeed":
-                var videos = data.GetProperty("task_result").GetProperty("videos").EnumerateArray()
-                    .Select(video => new Uri(video.GetProperty("url").GetString()!))
-                    .ToList();
-                return new UpstreamStatus { State = UpstreamState.Succeeded, VideoUrls = videos };
+                return new UpstreamStatus { State = UpstreamState.Succeeded, VideoUrls = VideoUrls(data) };
             case "failed":
-                var reason = data.TryGetProperty("task_status_msg", out var message) ? message.GetString() : null;
+                var reason = data.TryGetProperty("task_status_msg", out var message) ? JsonText.StringOrEscaped(message) : null;
                 return new UpstreamStatus
                 {
                     State = UpstreamState.Failed,
@@ -132,10 +132,10 @@ internal sealed class KlingEngine : IUpstreamEngine
             using (var status = await SendAsync(HttpMethod.Get, $"v1/general/advanced-custom-elements/{Uri.EscapeDataString(jobId)}", null, cancellationToken))
             {
                 var data = status.RootElement.GetProperty("data");
-                var state = data.TryGetProperty("task_status", out var s) ? s.GetString() : null;
+                var state = data.TryGetProperty("task_status", out var s) ? JsonText.StringOrEscaped(s) : null;
                 if (state == "failed")
                 {
-                    var reason = data.TryGetProperty("task_status_msg", out var m) ? m.GetString() : null;
+                    var reason = data.TryGetProperty("task_status_msg", out var m) ? JsonText.StringOrEscaped(m) : null;
                     throw new UpstreamException(UpstreamErrorKind.RequestRefused, "element_refused",
                         $"Kling refused the element '{element.Name}': {reason ?? "no reason given"}");
                 }
@@ -157,6 +157,28 @@ internal sealed class KlingEngine : IUpstreamEngine
         }
     }
 
+    /// <summary>task_result.videos[].url as absolute URIs; anything else in a success is a bad answer.</summary>
+    private static List<Uri> VideoUrls(JsonElement data)
+    {
+        var urls = new List<Uri>();
+        if (data.TryGetProperty("task_result", out var result) && result.ValueKind == JsonValueKind.Object
+            && result.TryGetProperty("videos", out var videos) && videos.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var video in videos.EnumerateArray())
+            {
+                if (video.ValueKind == JsonValueKind.Object && video.TryGetProperty("url", out var url)
+                    && JsonText.TryGetString(url, out var text) && Uri.TryCreate(text, UriKind.Absolute, out var uri))
+                {
+                    urls.Add(uri);
+                }
+            }
+        }
+
+        return urls.Count > 0
+            ? urls
+            : throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", "Kling reported success without a readable video URL");
+    }
+
     /// <summary>The element_id wherever the query's data holds it (task_result.elements[0] in the published examples).</summary>
     private static long? FindElementId(JsonElement element)
     {
@@ -169,7 +191,7 @@ internal sealed class KlingEngine : IUpstreamEngine
                     if (property.NameEquals("element_id") && property.Value.ValueKind switch
                         {
                             JsonValueKind.Number => property.Value.TryGetInt64(out number),
-                            JsonValueKind.String => long.TryParse(property.Value.GetString(), System.Globalization.CultureInfo.InvariantCulture, out number),
+                            JsonValueKind.String => long.TryParse(JsonText.StringOrEscaped(property.Value), System.Globalization.CultureInfo.InvariantCulture, out number),
                             _ => false,
                         })
                     {
@@ -221,13 +243,14 @@ internal sealed class KlingEngine : IUpstreamEngine
                            && document.RootElement.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number
                     ? c.GetInt32()
                     : (int?)null;
-                if (response.IsSuccessStatusCode && code == 0 && document!.RootElement.TryGetProperty("data", out _))
+                if (response.IsSuccessStatusCode && code == 0 && document!.RootElement.TryGetProperty("data", out var data)
+                    && data.ValueKind == JsonValueKind.Object)
                 {
                     return document;
                 }
 
                 var message = document?.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("message", out var m)
-                    ? m.GetString()
+                    ? JsonText.StringOrEscaped(m)
                     : null;
                 document?.Dispose();
                 var failure = MapError(response.StatusCode, code, message, RetryAfter(response));

@@ -8,6 +8,7 @@ using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
 using Kinema.Server.Results;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 
@@ -25,6 +26,8 @@ public static partial class KinemaServer
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
         });
+        // Defaults below every other source, so appsettings.json, the environment and tests can still override them.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LoggingDefaults });
         builder.Configuration.AddJsonFile(Path.Combine(paths.DataDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables();
         configure?.Invoke(builder);
@@ -84,6 +87,21 @@ public static partial class KinemaServer
         app.MapScalarApiReference("/docs");
         return app;
     }
+
+    /// <summary>
+    /// Logging defaults that hold without any appsettings.json (tests, <c>kinema serve</c> from another directory).
+    /// HttpClient logs a start and an end line for every image fetch, poll and webhook, and a stack trace for every
+    /// failure: at a thousand polls a second that drowns the log. Kinema logs its own one line per event instead
+    /// (task, engine, reason). <c>Logging:Console:FormatterName</c> (<c>simple</c> or <c>json</c>) picks the console format.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string?> LoggingDefaults = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
+        ["Logging:LogLevel:Polly"] = "Warning",
+        ["Logging:LogLevel:Microsoft.Extensions.Http"] = "Warning",
+    };
 
     /// <summary>Makes the first API key when a data directory has none, and prints it once.</summary>
     public static async Task<CreatedApiKey?> EnsureFirstKeyAsync(WebApplication app, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kinema.Contracts.Json;
 using Kinema.Contracts.Requests;
 
 namespace Kinema.Contracts.Rules;
@@ -16,6 +17,11 @@ public static partial class GenerationRequestRules
         if (body.ValueKind != JsonValueKind.Object)
         {
             return new ParsedRequest(null, [new RuleViolation("", "the request body must be a JSON object")]);
+        }
+
+        if (JsonText.FindMalformedPropertyName(body) is { } badName)
+        {
+            return new ParsedRequest(null, [new RuleViolation(badName, JsonText.MalformedPropertyNameMessage(badName))]);
         }
 
         var reader = new FieldReader(body);
@@ -55,7 +61,7 @@ public static partial class GenerationRequestRules
             {
                 reader.Add("last_frame_image", "last_frame_image must not be empty");
             }
-            else if (AddressPolicy.CheckImageUrl("last_frame_image", lastFrame, options.AllowPrivateNetworks) is { } bad)
+            else if (CheckImageUrl("last_frame_image", lastFrame, options) is { } bad)
             {
                 // Checked under its own name: once appended it would be reported as image_urls[1], a field the client never sent.
                 reader.Add(bad.Param, bad.Message);
@@ -226,7 +232,13 @@ public static partial class GenerationRequestRules
 
             if (value.ValueKind == JsonValueKind.String)
             {
-                return value.GetString();
+                if (JsonText.TryGetString(value, out var text))
+                {
+                    return text;
+                }
+
+                Add(param, JsonText.UnpairedSurrogateMessage(param));
+                return null;
             }
 
             Add(param, $"{param} must be a JSON string, not {Describe(value)}");
@@ -273,9 +285,13 @@ public static partial class GenerationRequestRules
             foreach (var item in value.EnumerateArray())
             {
                 var itemPath = $"{param}[{index++}]";
-                if (item.ValueKind == JsonValueKind.String)
+                if (JsonText.TryGetString(item, out var text))
                 {
-                    items.Add(item.GetString()!);
+                    items.Add(text);
+                }
+                else if (item.ValueKind == JsonValueKind.String)
+                {
+                    Add(itemPath, JsonText.UnpairedSurrogateMessage(itemPath));
                 }
                 else
                 {

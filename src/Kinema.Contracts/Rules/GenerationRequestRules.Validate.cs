@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Kinema.Contracts.Json;
 using Kinema.Contracts.Requests;
 
 namespace Kinema.Contracts.Rules;
@@ -21,6 +22,16 @@ public static partial class GenerationRequestRules
         ArgumentNullException.ThrowIfNull(options);
         var violations = new List<RuleViolation>();
         void Add(string param, string message) => violations.Add(new RuleViolation(param, message));
+
+        // A parsed body cannot hold a lone surrogate (Parse refuses it), but an SDK caller's .NET string can, and the
+        // JSON writer would throw sending it: refused here, before any round trip.
+        foreach (var (param, text) in TextFields(request))
+        {
+            if (text is not null && !JsonText.IsWellFormed(text))
+            {
+                Add(param, JsonText.UnpairedSurrogateMessage(param));
+            }
+        }
 
         if (request.Model != ModelNames.KlingV3)
         {
@@ -224,14 +235,52 @@ public static partial class GenerationRequestRules
             return;
         }
 
-        if (AddressPolicy.CheckImageUrl(param, url, options.AllowPrivateNetworks) is { } violation)
+        if (CheckImageUrl(param, url, options) is { } violation)
         {
             add(violation.Param, violation.Message);
         }
     }
 
+    /// <summary>An image URL's address, or a data URI's content (format, completeness, size caps).</summary>
+    private static RuleViolation? CheckImageUrl(string param, string url, GenerationRuleOptions options) =>
+        DataUriImage.IsDataUri(url)
+            ? DataUriImage.Check(param, url, options.MaxImageBytes, options.MaxImagePixels)
+            : AddressPolicy.CheckImageUrl(param, url, options.AllowPrivateNetworks);
+
+    private static IEnumerable<(string Param, string? Text)> TextFields(GenerationRequest request)
+    {
+        yield return ("model", request.Model);
+        yield return ("prompt", request.Prompt);
+        yield return ("negative_prompt", request.NegativePrompt);
+        yield return ("mode", request.Mode);
+        yield return ("aspect_ratio", request.AspectRatio);
+        yield return ("shot_type", request.ShotType);
+        yield return ("callback_url", request.CallbackUrl);
+        for (var i = 0; i < request.ImageUrls.Count; i++)
+        {
+            yield return ($"image_urls[{i}]", request.ImageUrls[i]);
+        }
+
+        for (var i = 0; i < request.MultiPrompt.Count; i++)
+        {
+            yield return ($"multi_prompt[{i}].prompt", request.MultiPrompt[i].Prompt);
+        }
+
+        for (var i = 0; i < request.Elements.Count; i++)
+        {
+            var element = request.Elements[i];
+            yield return ($"elements[{i}].name", element.Name);
+            yield return ($"elements[{i}].description", element.Description);
+            for (var j = 0; j < element.ElementInputUrls.Count; j++)
+            {
+                yield return ($"elements[{i}].element_input_urls[{j}]", element.ElementInputUrls[j]);
+            }
+        }
+    }
+
+    // Never cuts between the halves of a surrogate pair: half an emoji would make the message itself invalid text.
     private static string Truncate(string? value) =>
-        value is null ? "" : value.Length > 40 ? value[..40] + "…" : value;
+        value is null ? "" : value.Length > 40 ? value[..(char.IsHighSurrogate(value[39]) ? 39 : 40)] + "…" : value;
 
     [GeneratedRegex("^[A-Za-z0-9_-]+$")]
     private static partial Regex ElementName();

@@ -16,6 +16,12 @@ public sealed record GenerationRuleOptions
     /// <summary>Accept image URLs whose host is a loopback/private literal (tests only).</summary>
     public bool AllowPrivateNetworks { get; init; }
 
+    /// <summary>The largest data-URI image accepted, decoded bytes (the server passes <c>Kinema:Fetch:MaxImageBytes</c>).</summary>
+    public long MaxImageBytes { get; init; } = DataUriImage.DefaultMaxBytes;
+
+    /// <summary>The largest data-URI image accepted, width × height (the server passes <c>Kinema:Fetch:MaxImagePixels</c>).</summary>
+    public long MaxImagePixels { get; init; } = DataUriImage.DefaultMaxPixels;
+
     /// <summary>The defaults: private networks refused.</summary>
     public static GenerationRuleOptions Default { get; } = new();
 }

@@ -71,5 +71,24 @@ public static class GuardedHttpHandler
     }
 }
 
-/// <summary>A connection was refused because every address of the host is blocked.</summary>
-public sealed class BlockedAddressException(string message) : IOException(message);
+/// <summary>
+/// A connection was refused because every address of the host is blocked. HttpClient wraps it in an
+/// <see cref="HttpRequestException"/>; callers use <see cref="FindIn"/> to tell this permanent refusal from a transient
+/// network fault, which must not be retried as one.
+/// </summary>
+public sealed class BlockedAddressException(string message) : IOException(message)
+{
+    /// <summary>The refusal inside <paramref name="exception"/> (itself or an inner exception), or null.</summary>
+    public static BlockedAddressException? FindIn(Exception? exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is BlockedAddressException blocked)
+            {
+                return blocked;
+            }
+        }
+
+        return null;
+    }
+}

@@ -87,7 +87,9 @@ internal sealed class SafeImageFetcher(IHttpClientFactory clients, IOptions<Fetc
         }
         catch (HttpRequestException exception)
         {
-            var reason = FindBlocked(exception)?.Message ?? exception.Message;
+            // A blocked address (the guard, at connect time) is as final as any other fetch failure here: the task fails
+            // at once with the guard's reason, never retried.
+            var reason = BlockedAddressException.FindIn(exception)?.Message ?? exception.Message;
             throw Failure(fieldPath, reason);
         }
     }
@@ -119,48 +121,28 @@ internal sealed class SafeImageFetcher(IHttpClientFactory clients, IOptions<Fetc
 
     private FetchedImage Inspect(string fieldPath, byte[] bytes)
     {
-        var mediaType = Sniff(bytes) ?? throw Failure(fieldPath, "not a JPEG, PNG or WebP image");
+        // The same header reader the submit-time rules use on data URIs: format, completeness and size without decoding.
+        var header = ImageHeader.TryRead(bytes, out var problem);
+        if (header is null || header.MediaType == "image/gif")
+        {
+            throw Failure(fieldPath, header is not null ? "a GIF image; Kinema accepts JPEG, PNG or WebP"
+                : problem.StartsWith("is not", StringComparison.Ordinal) ? "not a JPEG, PNG or WebP image"
+                : problem.StartsWith("is ", StringComparison.Ordinal) ? problem["is ".Length..]
+                : problem);
+        }
+
+        if (header.Pixels > _options.MaxImagePixels)
+        {
+            throw Failure(fieldPath, $"{header.Width}×{header.Height} is more than the {_options.MaxImagePixels:N0} pixels Kinema accepts");
+        }
+
         using var codec = SKCodec.Create(new MemoryStream(bytes));
         if (codec is null || codec.Info.Width <= 0 || codec.Info.Height <= 0)
         {
             throw Failure(fieldPath, "the image cannot be decoded");
         }
 
-        var pixels = (long)codec.Info.Width * codec.Info.Height;
-        if (pixels > _options.MaxImagePixels)
-        {
-            throw Failure(fieldPath, $"{codec.Info.Width}×{codec.Info.Height} is more than the {_options.MaxImagePixels:N0} pixels Kinema accepts");
-        }
-
-        return new FetchedImage(bytes, mediaType, codec.Info.Width, codec.Info.Height);
-    }
-
-    internal static string? Sniff(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes is [0xFF, 0xD8, 0xFF, ..])
-        {
-            return "image/jpeg";
-        }
-
-        if (bytes is [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, ..])
-        {
-            return "image/png";
-        }
-
-        return bytes.Length >= 12 && bytes[..4].SequenceEqual("RIFF"u8) && bytes[8..12].SequenceEqual("WEBP"u8) ? "image/webp" : null;
-    }
-
-    private static BlockedAddressException? FindBlocked(Exception? exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            if (current is BlockedAddressException blocked)
-            {
-                return blocked;
-            }
-        }
-
-        return null;
+        return new FetchedImage(bytes, header.MediaType, codec.Info.Width, codec.Info.Height);
     }
 
     private static string Describe(string url) =>

@@ -146,7 +146,7 @@ internal sealed partial class TaskScheduler(
         catch (EngineFailureException failure)
         {
             await heartbeat.StopAsync();
-            LogFailed(logger, task.Id, failure.Code, failure.Message);
+            LogFailed(logger, task.Id, engine.Name, failure.Code, failure.Message);
             await store.FailAsync(task.Id, workerId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
@@ -211,8 +211,8 @@ internal sealed partial class TaskScheduler(
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} completed in {Elapsed}")]
     private static partial void LogCompleted(ILogger logger, string taskId, TimeSpan elapsed);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} failed: {Code}: {Reason}")]
-    private static partial void LogFailed(ILogger logger, string taskId, string code, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} on {Engine} failed: {Code}: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string taskId, string engine, string code, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Task {TaskId} failed unexpectedly")]
     private static partial void LogCrashed(ILogger logger, string taskId, Exception exception);

@@ -1,5 +1,8 @@
+using Kinema.Contracts.Rules;
 using Kinema.Core.Engines;
+using Kinema.Core.Fetching;
 using Kinema.Core.Storage;
+using Microsoft.Extensions.Options;
 using Kinema.Core.Tasks;
 
 namespace Kinema.Core.Upstream;
@@ -8,7 +11,7 @@ namespace Kinema.Core.Upstream;
 /// Copies an upstream result into Kinema's own storage before the task is completed, because upstream links expire
 /// (Kling deletes results after 30 days; aggregators after a day). The copy is checked with ffprobe first.
 /// </summary>
-public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage storage, KinemaPaths paths)
+public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage storage, KinemaPaths paths, IOptions<FetchOptions> fetchOptions)
 {
     /// <summary>The named HttpClient used for downloads (guarded against private addresses like every user-given URL).</summary>
     public const string ClientName = "kinema-fetch";
@@ -17,7 +20,10 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
     public const long MaxVideoBytes = 4L * 1024 * 1024 * 1024;
 
     /// <summary>Downloads, checks and stores the result.</summary>
-    /// <exception cref="UpstreamException">Transient when the download failed; RequestRefused when the file is not a video.</exception>
+    /// <exception cref="UpstreamException">
+    /// Transient when the download failed; RequestRefused when the file is not a video, or the URL points at a private
+    /// address (a permanent refusal: retrying it until the deadline would only hide the reason).
+    /// </exception>
     public async Task<StoredResult> ArchiveAsync(string taskId, UpstreamStatus status, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(status);
@@ -71,6 +77,19 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
 
     private async Task DownloadAsync(Uri url, string path, long maxBytes, CancellationToken cancellationToken)
     {
+        // Scheme, user info and literal addresses are checked before connecting; names resolving to a private address
+        // are refused by the guarded handler at connect time (below).
+        if (AddressPolicy.CheckCallbackUrl("url", url.OriginalString, allowPrivateNetworks: true) is { } violation)
+        {
+            throw new UpstreamException(UpstreamErrorKind.RequestRefused, "archive_failed",
+                $"the upstream's result URL is not one Kinema downloads: {violation.Message["url ".Length..]}");
+        }
+
+        if (!fetchOptions.Value.AllowPrivateNetworks && AddressPolicy.CheckCallbackUrl("url", url.OriginalString, allowPrivateNetworks: false) is not null)
+        {
+            throw PrivateAddress(url.Host);
+        }
+
         var client = clients.CreateClient(ClientName);
         try
         {
@@ -102,6 +121,10 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
                 await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             }
         }
+        catch (HttpRequestException exception) when (BlockedAddressException.FindIn(exception) is not null)
+        {
+            throw PrivateAddress(url.Host, exception);
+        }
         catch (HttpRequestException exception)
         {
             throw new UpstreamException(UpstreamErrorKind.Transient, "archive_failed", "downloading the result failed: " + exception.Message, null, exception);
@@ -111,4 +134,9 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
             throw new UpstreamException(UpstreamErrorKind.Transient, "archive_failed", "downloading the result timed out", null, exception);
         }
     }
+
+    private static UpstreamException PrivateAddress(string host, Exception? inner = null) =>
+        new(UpstreamErrorKind.RequestRefused, "result_url_blocked",
+            $"the upstream's result URL points at a private address ({host} is loopback, private or link-local), which Kinema does not download from",
+            null, inner);
 }

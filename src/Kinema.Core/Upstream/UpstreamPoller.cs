@@ -155,6 +155,8 @@ internal sealed partial class UpstreamPoller(
         catch (UpstreamException failure) when (failure.Kind is UpstreamErrorKind.Transient or UpstreamErrorKind.RateLimited)
         {
             var errors = task.PollErrors + 1;
+            // One line with the reason, no stack trace: HttpClient's own categories are at Warning by default.
+            LogPollRetry(logger, task.Id, handle.Engine, failure.Code, failure.Message, errors);
             if (errors > _options.TransientErrorBudget)
             {
                 await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
@@ -167,6 +169,7 @@ internal sealed partial class UpstreamPoller(
         }
         catch (UpstreamException failure)
         {
+            LogPollFailed(logger, task.Id, handle.Engine, failure.Code, failure.Message);
             await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
         }
     }
@@ -208,6 +211,12 @@ internal sealed partial class UpstreamPoller(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} completed upstream on {Engine} and archived")]
     private static partial void LogCompleted(ILogger logger, string taskId, string engine);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} on {Engine}: poll failed ({Code}: {Reason}); retrying (error {Errors} in a row)")]
+    private static partial void LogPollRetry(ILogger logger, string taskId, string engine, string code, string reason, int errors);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} on {Engine} failed: {Code}: {Reason}")]
+    private static partial void LogPollFailed(ILogger logger, string taskId, string engine, string code, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} passed its upstream deadline and was failed")]
     private static partial void LogOverdue(ILogger logger, string taskId);

@@ -96,7 +96,7 @@ internal sealed partial class WebhookDispatcher(
         {
             var attempt = await AttemptAsync(delivery, stoppingToken);
             await store.RecordAttemptAsync(delivery.Id, attempt, CancellationToken.None);
-            LogAttempt(logger, delivery.Id, delivery.EventType, attempt.Outcome, attempt.HttpStatus ?? 0);
+            LogAttempt(logger, delivery.Id, delivery.EventType, attempt.Outcome, attempt.HttpStatus ?? 0, attempt.Error ?? "");
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -153,9 +153,14 @@ internal sealed partial class WebhookDispatcher(
         {
             error = $"no answer within {settings.Timeout.TotalSeconds:0} s";
         }
+        catch (HttpRequestException exception) when (BlockedAddressException.FindIn(exception) is { } blocked)
+        {
+            // The receiver's name resolves to a private address: permanent, so failed now rather than retried for a day.
+            return new WebhookAttempt("failed", null, blocked.Message + "; not retried", null);
+        }
         catch (HttpRequestException exception)
         {
-            error = FindBlocked(exception) ?? exception.Message;
+            error = exception.Message;
         }
 
         var schedule = settings.Schedule;
@@ -176,27 +181,14 @@ internal sealed partial class WebhookDispatcher(
     private static TimeSpan Jitter(TimeSpan delay) =>
         TimeSpan.FromTicks((long)(delay.Ticks * (0.8 + (0.4 * Random.Shared.NextDouble()))));
 
-    private static string? FindBlocked(Exception? exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            if (current is BlockedAddressException blocked)
-            {
-                return blocked.Message;
-            }
-        }
-
-        return null;
-    }
-
     public override void Dispose()
     {
         _wake.Dispose();
         base.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Webhook {DeliveryId} ({EventType}): {Outcome} (HTTP {Status})")]
-    private static partial void LogAttempt(ILogger logger, string deliveryId, string eventType, string outcome, int status);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Webhook {DeliveryId} ({EventType}): {Outcome} (HTTP {Status}) {Reason}")]
+    private static partial void LogAttempt(ILogger logger, string deliveryId, string eventType, string outcome, int status, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {DeliveryId} failed unexpectedly")]
     private static partial void LogDeliveryFault(ILogger logger, string deliveryId, Exception exception);

@@ -61,7 +61,12 @@ internal static class CreateGenerationEndpoint
         {
             var parsed = GenerationRequestRules.Parse(
                 document.RootElement,
-                new GenerationRuleOptions { AllowPrivateNetworks = fetchOptions.Value.AllowPrivateNetworks });
+                new GenerationRuleOptions
+                {
+                    AllowPrivateNetworks = fetchOptions.Value.AllowPrivateNetworks,
+                    MaxImageBytes = fetchOptions.Value.MaxImageBytes,
+                    MaxImagePixels = fetchOptions.Value.MaxImagePixels,
+                });
             if (!parsed.IsValid)
             {
                 return ApiErrors.FromViolations(parsed.Violations);

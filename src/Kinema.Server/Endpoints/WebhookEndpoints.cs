@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Kinema.Contracts.Json;
 using Kinema.Contracts.Rules;
 using Kinema.Core.Fetching;
 using Kinema.Core.Webhooks;
@@ -20,7 +22,7 @@ internal static class WebhookEndpoints
         group.MapGet("/default/secret", async (HttpContext http, IWebhookStore store, CancellationToken ct) =>
                 TypedResults.Ok(new WebhookSecretResponse(await store.GetOrCreateTenantSecretAsync(TenantContext.Get(http).TenantId, ct))))
             .WithName("GetWebhookSecret").WithSummary("The secret that signs webhooks sent to per-task callback_url");
-        group.MapPost("", CreateAsync).WithName("CreateWebhook").WithSummary("Add an endpoint that receives events of every task");
+        group.MapPost("", CreateAsync).Accepts<CreateWebhookRequest>("application/json").WithName("CreateWebhook").WithSummary("Add an endpoint that receives events of every task");
         group.MapGet("", async (HttpContext http, IWebhookStore store, CancellationToken ct) =>
                 TypedResults.Ok(new WebhookListResponse((await store.ListEndpointsAsync(TenantContext.Get(http).TenantId, ct)).Select(Describe).ToList())))
             .WithName("ListWebhooks");
@@ -42,28 +44,96 @@ internal static class WebhookEndpoints
     }
 
     private static async Task<Results<Ok<WebhookCreatedResponse>, JsonHttpResult<Contracts.Responses.ErrorResponse>>> CreateAsync(
-        CreateWebhookRequest body, HttpContext http, IWebhookStore store, IOptions<FetchOptions> fetch, CancellationToken ct)
+        HttpContext http, IWebhookStore store, IOptions<FetchOptions> fetch, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(body.Url))
+        // Read by hand rather than bound to a record: binding answers a wrong type or a lone surrogate with a bare 400
+        // naming no field, and the contract's errors name the field.
+        JsonDocument document;
+        try
         {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest, "url is required", "url");
+            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, ct);
         }
-
-        if (AddressPolicy.CheckCallbackUrl("url", body.Url, fetch.Value.AllowPrivateNetworks) is { } violation)
-        {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest, violation.Message, "url");
-        }
-
-        var events = body.Events is { Count: > 0 } given ? given.Distinct().ToList() : [.. WebhookEvents.All];
-        if (events.FirstOrDefault(e => !WebhookEvents.All.Contains(e)) is { } unknown)
+        catch (JsonException exception)
         {
             return ApiErrors.Create(StatusCodes.Status400BadRequest,
-                $"events: '{unknown}' is not one of {string.Join(", ", WebhookEvents.All)}", "events");
+                $"the request body is not valid JSON: {exception.Message.Split(" Path:")[0]}");
         }
 
-        var (endpoint, secret) = await store.AddEndpointAsync(TenantContext.Get(http).TenantId, body.Url, events, ct);
-        return TypedResults.Ok(new WebhookCreatedResponse(endpoint.Id, endpoint.Url, endpoint.Events, secret));
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, "the request body must be a JSON object with url and events");
+            }
+
+            if (JsonText.FindMalformedPropertyName(root) is { } badName)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.MalformedPropertyNameMessage(badName), badName);
+            }
+
+            if (!root.TryGetProperty("url", out var urlElement) || urlElement.ValueKind == JsonValueKind.Null)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, "url is required", "url");
+            }
+
+            if (urlElement.ValueKind != JsonValueKind.String)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, "url must be a JSON string", "url");
+            }
+
+            if (!JsonText.TryGetString(urlElement, out var url))
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.UnpairedSurrogateMessage("url"), "url");
+            }
+
+            if (string.IsNullOrWhiteSpace(url))
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, "url is required", "url");
+            }
+
+            if (AddressPolicy.CheckCallbackUrl("url", url, fetch.Value.AllowPrivateNetworks) is { } violation)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, violation.Message, "url");
+            }
+
+            var given = new List<string>();
+            if (root.TryGetProperty("events", out var eventsElement) && eventsElement.ValueKind != JsonValueKind.Null)
+            {
+                if (eventsElement.ValueKind != JsonValueKind.Array)
+                {
+                    return ApiErrors.Create(StatusCodes.Status400BadRequest, "events must be a JSON array of event names", "events");
+                }
+
+                var index = 0;
+                foreach (var item in eventsElement.EnumerateArray())
+                {
+                    var param = $"events[{index++}]";
+                    if (!JsonText.TryGetString(item, out var name))
+                    {
+                        return ApiErrors.Create(StatusCodes.Status400BadRequest, item.ValueKind == JsonValueKind.String
+                            ? JsonText.UnpairedSurrogateMessage(param)
+                            : $"{param} must be a JSON string", param);
+                    }
+
+                    if (!WebhookEvents.All.Contains(name))
+                    {
+                        return ApiErrors.Create(StatusCodes.Status400BadRequest,
+                            $"{param}: '{Truncate(name)}' is not one of {string.Join(", ", WebhookEvents.All)}", param);
+                    }
+
+                    given.Add(name);
+                }
+            }
+
+            var events = given.Count > 0 ? given.Distinct().ToList() : [.. WebhookEvents.All];
+            var (endpoint, secret) = await store.AddEndpointAsync(TenantContext.Get(http).TenantId, url, events, ct);
+            return TypedResults.Ok(new WebhookCreatedResponse(endpoint.Id, endpoint.Url, endpoint.Events, secret));
+        }
     }
+
+    private static string Truncate(string value) =>
+        value.Length > 40 ? value[..(char.IsHighSurrogate(value[39]) ? 39 : 40)] + "…" : value;
 
     private static WebhookEndpointView Describe(WebhookEndpoint e) =>
         new(e.Id, e.Url, e.Events, e.CreatedAt.ToUnixTimeSeconds(), e.DisabledAt is null ? "active" : "disabled", e.DisabledReason);
@@ -74,6 +144,7 @@ internal static class WebhookEndpoints
 }
 
 internal sealed record WebhookSecretResponse(string Key);
+/// <summary>The body of <c>POST /v1/webhooks</c>, for the OpenAPI document (the handler reads it field by field).</summary>
 internal sealed record CreateWebhookRequest(string? Url, List<string>? Events);
 internal sealed record WebhookCreatedResponse(string Id, string Url, IReadOnlyList<string> Events, string Secret);
 internal sealed record WebhookEndpointView(string Id, string Url, IReadOnlyList<string> Events, long Created, string Status, string? DisabledReason);

@@ -49,5 +49,6 @@ internal static class ApiErrors
             cancellationToken: context.RequestAborted);
     }
 
-    private static string Truncate(string value) => value.Length > 64 ? value[..64] + "…" : value;
+    private static string Truncate(string value) =>
+        value.Length > 64 ? value[..(char.IsHighSurrogate(value[63]) ? 63 : 64)] + "…" : value;
 }

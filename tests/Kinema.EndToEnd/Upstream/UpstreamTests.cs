@@ -148,10 +148,12 @@ public sealed class UpstreamTests : IAsyncLifetime
     public async Task Elements_are_created_in_klings_library_once_and_named_in_element_list()
     {
         await using var server = await KinemaTestServer.StartAsync(Settings());
-        const string body = """
+        var catPng = TestImages.DataUri(TestImages.Solid(16, 16, SkiaSharp.SKColors.Gray));
+        var catBase64 = catPng[(catPng.IndexOf(',', StringComparison.Ordinal) + 1)..];
+        var body = $$"""
             {"model":"kling-v3","prompt":"@dog chases @cat","image_urls":["https://e.com/first.jpg"],
              "elements":[{"name":"dog","description":"a golden dog","element_input_urls":["https://e.com/dog1.jpg","https://e.com/dog2.jpg","https://e.com/dog3.jpg"]},
-                         {"name":"cat","description":"a grey cat","element_input_urls":["data:image/png;base64,QUJD","https://e.com/cat2.jpg"]}]}
+                         {"name":"cat","description":"a grey cat","element_input_urls":["{{catPng}}","https://e.com/cat2.jpg"]}]}
             """;
 
         var first = await server.Alice.CreateAsync(body);
@@ -166,7 +168,7 @@ public sealed class UpstreamTests : IAsyncLifetime
         dog["element_image_list"]!["frontal_image"]!.GetValue<string>().Should().Be("https://e.com/dog1.jpg");
         dog["element_image_list"]!["refer_images"]!.AsArray().Select(r => r!["image_url"]!.GetValue<string>()).Should().Equal("https://e.com/dog2.jpg", "https://e.com/dog3.jpg");
         var cat = _kling.ElementBodies.First(b => b["element_name"]!.GetValue<string>() == "cat");
-        cat["element_image_list"]!["frontal_image"]!.GetValue<string>().Should().Be("QUJD", "data URIs go as raw base64");
+        cat["element_image_list"]!["frontal_image"]!.GetValue<string>().Should().Be(catBase64, "data URIs go as raw base64");
         var ids = _kling.SubmittedBodies.Select(b => b["element_list"]!.AsArray().Select(e => e!["element_id"]!.GetValue<long>()).ToList()).ToList();
         ids.Should().HaveCount(2);
         ids[0].Should().Equal(ids[1]).And.BeEquivalentTo(_kling.Elements.Values);

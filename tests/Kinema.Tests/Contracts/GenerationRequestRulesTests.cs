@@ -6,7 +6,8 @@ namespace Kinema.Tests.Contracts;
 
 public sealed class GenerationRequestRulesTests
 {
-    private const string Png = "data:image/png;base64,iVBORw0KGgo=";
+    // A real image: data URIs are checked down to their header at submit.
+    private static readonly string Png = Kinema.Testing.TestImages.DataUri(Kinema.Testing.TestImages.Solid(8, 8, SkiaSharp.SKColors.Red));
 
     private static ParsedRequest Parse(string json, bool allowPrivate = false)
     {

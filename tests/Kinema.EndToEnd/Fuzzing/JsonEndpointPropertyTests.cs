@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using CsCheck;
+using Kinema.EndToEnd.Infrastructure;
+using Kinema.Testing;
+using SkiaSharp;
+
+namespace Kinema.EndToEnd.Fuzzing;
+
+/// <summary>
+/// Thousands of hostile bodies against the real server on loopback: valid bodies mutated field by field (types swapped,
+/// control characters, lone surrogates, huge numbers, nesting, duplicate keys). Every answer must be a 200 or a 4xx
+/// envelope naming the field; never a 5xx. <c>KINEMA_PROPERTY_ITERATIONS</c> runs longer.
+/// </summary>
+public sealed class JsonEndpointPropertyTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly string Png = TestImages.DataUri(TestImages.Solid(32, 24, SKColors.Teal));
+    private KinemaTestServer _server = null!;
+
+    public async ValueTask InitializeAsync() =>
+        // No workers: a 200 creates a task, and rendering thousands of them would swamp the machine.
+        _server = await KinemaTestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Kinema:Scheduler:Enabled"] = "false",
+            ["Kinema:Upstream:CallbackBaseUrl"] = "http://127.0.0.1:9",
+        });
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task Create_answers_every_mutated_body_with_200_or_a_4xx_naming_a_field()
+    {
+        var bodies = JsonMutations.Bodies(
+            """{"model":"kling-v3","prompt":"a fox","mode":"std","duration":5,"aspect_ratio":"16:9","negative_prompt":"blur","audio":true,"watermark":false,"callback_url":"https://example.com/hook"}""",
+            $$"""{"model":"kling-v3","prompt":"go","image_urls":["{{Png}}"],"last_frame_image":"https://example.com/last.jpg"}""",
+            """{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":6,"multi_prompt":[{"index":1,"prompt":"one","duration":3},{"index":2,"prompt":"two","duration":3}]}""",
+            $$"""{"model":"kling-v3","prompt":"@dog","elements":[{"name":"dog","description":"a dog","element_input_urls":["https://example.com/a.jpg","{{Png}}"]}]}""");
+
+        await RunAsync(bodies, JsonMutations.Iterations(1500), body => PostAsync(_server.Alice, "/v1/videos/generations", body), requireParam: true);
+    }
+
+    [Fact]
+    public async Task Webhook_create_answers_every_mutated_body_with_200_or_a_4xx_naming_a_field()
+    {
+        var bodies = JsonMutations.Bodies(
+            """{"url":"https://example.com/hooks","events":["task.completed","task.failed"]}""",
+            """{"url":"https://example.com/hooks"}""");
+
+        await RunAsync(bodies, JsonMutations.Iterations(1500) / 3, body => PostAsync(_server.Bob, "/v1/webhooks", body), requireParam: true);
+    }
+
+    [Fact]
+    public async Task Upstream_callback_never_answers_5xx_whatever_the_body()
+    {
+        var id = await _server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"called back"}""");
+        var callbacks = (Kinema.Core.Upstream.CallbackUrls)_server.Services.GetService(typeof(Kinema.Core.Upstream.CallbackUrls))!;
+        var signed = callbacks.For("kling", id)!.PathAndQuery;
+        var bodies = JsonMutations.Bodies("""{"task_id":"x","task_status":"succeed","task_result":{"videos":[{"url":"https://example.com/v.mp4"}]}}""");
+
+        // The body is never trusted (the callback only makes the next poll due), so a valid token answers 200 and a
+        // forged one 403 — neither ever a 5xx.
+        await RunAsync(Gen.Select(bodies, Gen.Bool), JsonMutations.Iterations(1500) / 5,
+            pair => PostAsync(_server.Anonymous, pair.Item2 ? signed : $"/callbacks/kling/{id}?token=forged", pair.Item1),
+            requireParam: false);
+    }
+
+    private async Task RunAsync<T>(Gen<T> gen, long iterations, Func<T, Task<(int Status, string Text)>> call, bool requireParam)
+    {
+        var clock = Stopwatch.StartNew();
+        var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, int>();
+        await gen.SampleAsync(async input =>
+        {
+            var (status, text) = await call(input);
+            statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+            status.Should().BeLessThan(500, "a hostile body is the client's mistake, never the server's: {0}", text);
+            if (status == 200)
+            {
+                return;
+            }
+
+            status.Should().BeInRange(400, 499, text);
+            using var document = JsonDocument.Parse(text);
+            var error = document.RootElement.GetProperty("error");
+            error.GetProperty("code").GetInt32().Should().Be(status, text);
+            error.GetProperty("message").GetString().Should().NotBeNullOrWhiteSpace(text);
+            if (requireParam)
+            {
+                error.TryGetProperty("param", out var param).Should().BeTrue("the answer must name the field: {0}", text);
+                param.GetString().Should().NotBeNullOrEmpty(text);
+            }
+        }, iter: iterations, threads: 2, print: input => input?.ToString() ?? "");
+        output.WriteLine($"{iterations} bodies in {clock.Elapsed.TotalSeconds:0.0} s; statuses: {string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}×{p.Value}"))}");
+    }
+
+    private static async Task<(int Status, string Text)> PostAsync(HttpClient client, string path, string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await client.PostAsync(path, content);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+}

@@ -1,0 +1,199 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using Kinema.EndToEnd.Infrastructure;
+using Kinema.Testing;
+using SkiaSharp;
+
+namespace Kinema.EndToEnd;
+
+/// <summary>Regressions of issue 12: lone surrogates and data-URI images are refused at submit, naming the field.</summary>
+public sealed class InputHardeningTests : IAsyncLifetime
+{
+    private KinemaTestServer _server = null!;
+
+    public async ValueTask InitializeAsync() =>
+        // No workers (the accepted bodies need not render); a 64 KiB image cap so "over the byte cap" stays small.
+        _server = await KinemaTestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Kinema:Scheduler:Enabled"] = "false",
+            ["Kinema:Fetch:MaxImageBytes"] = "65536",
+        });
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+
+    private static readonly string SmallPng = TestImages.DataUri(TestImages.Solid(64, 48, SKColors.Teal));
+
+    public static TheoryData<string, string> LoneSurrogateBodies => new()
+    {
+        { "prompt", """{"model":"kling-v3","prompt":"a\ud800b"}""" },
+        { "negative_prompt", """{"model":"kling-v3","prompt":"ok","negative_prompt":"x\udc00"}""" },
+        { "model", """{"model":"kling-v3\ud800","prompt":"ok"}""" },
+        { "callback_url", """{"model":"kling-v3","prompt":"ok","callback_url":"https://example.com/\ud800"}""" },
+        { "image_urls[0]", """{"model":"kling-v3","prompt":"ok","image_urls":["https://example.com/\udfff.png"]}""" },
+        { "last_frame_image", """{"model":"kling-v3","prompt":"ok","image_urls":["https://example.com/a.png"],"last_frame_image":"\ud800"}""" },
+        { "multi_prompt[1].prompt", """{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":6,"multi_prompt":[{"index":1,"prompt":"one","duration":3},{"index":2,"prompt":"\ud83d","duration":3}]}""" },
+        { "elements[0].description", """{"model":"kling-v3","prompt":"@dog","elements":[{"name":"dog","description":"\ude00 dog","element_input_urls":["https://example.com/a.jpg","https://example.com/b.jpg"]}]}""" },
+        { "elements[0].element_input_urls[1]", """{"model":"kling-v3","prompt":"@dog","elements":[{"name":"dog","description":"dog","element_input_urls":["https://example.com/a.jpg","\ud800"]}]}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LoneSurrogateBodies))]
+    public async Task Create_rejects_lone_surrogate_naming_the_field(string field, string body)
+    {
+        var error = await _server.Alice.PostErrorAsync(body, 400);
+
+        error.GetProperty("param").GetString().Should().Be(field);
+        error.GetProperty("message").GetString().Should().Contain("unpaired UTF-16 surrogate");
+    }
+
+    [Fact]
+    public async Task Create_rejects_lone_surrogate_in_prompt()
+    {
+        var error = await _server.Alice.PostErrorAsync("""{"model":"kling-v3","prompt":"a\ud800b"}""", 400);
+
+        error.GetProperty("type").GetString().Should().Be("invalid_request_error");
+        error.GetProperty("param").GetString().Should().Be("prompt");
+    }
+
+    [Theory]
+    [InlineData("""{"model":"kling-v3","prompt":"ok","\udd34x":16}""", "\\udd34x")]
+    [InlineData("""{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":5,"multi_prompt":[{"index":1,"prompt":"a","duration":5,"\ud800":1}]}""", "multi_prompt[0].\\ud800")]
+    public async Task Create_rejects_lone_surrogate_in_a_property_name(string body, string param)
+    {
+        // Found by the property test: looking up any field of an object with such a name threw (a 500).
+        var error = await _server.Alice.PostErrorAsync(body, 400);
+
+        error.GetProperty("param").GetString().Should().Be(param);
+    }
+
+    [Fact]
+    public async Task Create_accepts_a_properly_paired_surrogate()
+    {
+        await _server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"a dog \ud83d\udc36 on a beach"}""");
+    }
+
+    [Theory]
+    [InlineData("url", """{"url":"https://example.com/\ud800"}""")]
+    [InlineData("events[1]", """{"url":"https://example.com/hooks","events":["task.completed","\udc00"]}""")]
+    public async Task Webhook_create_rejects_lone_surrogate_naming_the_field(string field, string body)
+    {
+        var (status, error) = await PostWebhookAsync(body);
+
+        status.Should().Be(400);
+        error.GetProperty("param").GetString().Should().Be(field);
+        error.GetProperty("message").GetString().Should().Contain("unpaired UTF-16 surrogate");
+    }
+
+    [Theory]
+    [InlineData("""{"url":5}""", "url")]
+    [InlineData("""{"url":"https://example.com/h","events":"task.completed"}""", "events")]
+    [InlineData("""{"url":"https://example.com/h","events":[7]}""", "events[0]")]
+    [InlineData("""{"url":"https://example.com/h","events":["task.nope"]}""", "events[0]")]
+    public async Task Webhook_create_names_the_field_of_a_wrong_type(string body, string field)
+    {
+        var (status, error) = await PostWebhookAsync(body);
+
+        status.Should().Be(400);
+        error.GetProperty("param").GetString().Should().Be(field);
+    }
+
+    [Fact]
+    public async Task Create_rejects_data_uri_holding_text()
+    {
+        var text = "data:image/png;base64," + Convert.ToBase64String(Encoding.UTF8.GetBytes("this is not an image, just words"));
+
+        var error = await PostImageAsync(text);
+
+        error.GetProperty("param").GetString().Should().Be("image_urls[0]");
+        error.GetProperty("message").GetString().Should().Contain("not a JPEG, PNG, GIF or WebP image");
+    }
+
+    [Fact]
+    public async Task Create_rejects_truncated_png_data_uri()
+    {
+        var png = TestImages.Solid(64, 48, SKColors.Teal);
+
+        var error = await PostImageAsync(TestImages.DataUri(png[..(png.Length / 2)]));
+
+        error.GetProperty("param").GetString().Should().Be("image_urls[0]");
+        error.GetProperty("message").GetString().Should().Contain("truncated PNG");
+    }
+
+    [Fact]
+    public async Task Create_rejects_png_declaring_100000_by_100000_pixels()
+    {
+        var error = await PostImageAsync(TestImages.DataUri(PngHeaderOnly(100_000, 100_000)));
+
+        error.GetProperty("param").GetString().Should().Be("image_urls[0]");
+        error.GetProperty("message").GetString().Should().Contain("100000×100000").And.Contain("pixels");
+    }
+
+    [Fact]
+    public async Task Create_rejects_data_uri_over_the_byte_cap()
+    {
+        // A real PNG made heavy by an ancillary chunk: complete and small in pixels, but 100 KiB over a 64 KiB cap.
+        var png = TestImages.Solid(64, 48, SKColors.Teal);
+        var padded = png[..33].Concat(Chunk("tEXt", new byte[100 * 1024])).Concat(png[33..]).ToArray();
+
+        var error = await PostImageAsync(TestImages.DataUri(padded));
+
+        error.GetProperty("param").GetString().Should().Be("image_urls[0]");
+        error.GetProperty("message").GetString().Should().Contain("over the 64 KiB Kinema accepts");
+    }
+
+    [Fact]
+    public async Task Create_rejects_truncated_image_in_an_element()
+    {
+        var jpeg = TestImages.Solid(64, 48, SKColors.Teal, SKEncodedImageFormat.Jpeg);
+        var body = $$"""
+            {"model":"kling-v3","prompt":"@dog","elements":[{"name":"dog","description":"a dog",
+             "element_input_urls":["https://example.com/a.jpg","{{TestImages.DataUri(jpeg[..^10], "image/jpeg")}}"]}]}
+            """;
+
+        var error = await _server.Alice.PostErrorAsync(body, 400);
+
+        error.GetProperty("param").GetString().Should().Be("elements[0].element_input_urls[1]");
+        error.GetProperty("message").GetString().Should().Contain("truncated JPEG");
+    }
+
+    [Fact]
+    public async Task Create_accepts_small_png_and_jpeg_data_uris()
+    {
+        var jpeg = TestImages.DataUri(TestImages.Solid(80, 60, SKColors.Orange, SKEncodedImageFormat.Jpeg), "image/jpeg");
+
+        await _server.Alice.CreateAsync($$"""{"model":"kling-v3","prompt":"first to last","image_urls":["{{SmallPng}}","{{jpeg}}"]}""");
+    }
+
+    private Task<JsonElement> PostImageAsync(string dataUri) =>
+        _server.Alice.PostErrorAsync($$"""{"model":"kling-v3","prompt":"go","image_urls":["{{dataUri}}"]}""", 400);
+
+    private async Task<(int Status, JsonElement Error)> PostWebhookAsync(string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await _server.Alice.PostAsync("/v1/webhooks", content);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.GetProperty("error").Clone());
+    }
+
+    /// <summary>A structurally complete PNG (signature, IHDR, IEND) declaring any size: a decompression bomb's header.</summary>
+    private static byte[] PngHeaderOnly(uint width, uint height)
+    {
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteUInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteUInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8; // bit depth
+        ihdr[9] = 2; // truecolour
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, .. Chunk("IHDR", ihdr), .. Chunk("IEND", [])];
+    }
+
+    private static byte[] Chunk(string type, byte[] data)
+    {
+        var chunk = new byte[12 + data.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(chunk, (uint)data.Length);
+        Encoding.ASCII.GetBytes(type).CopyTo(chunk, 4);
+        data.CopyTo(chunk, 8);
+        // The CRC is left zero: the submit-time check reads structure only, and these bytes never reach a decoder.
+        return chunk;
+    }
+}

@@ -21,12 +21,15 @@ public static class CoreServiceCollectionExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(paths);
+        services.AddMetrics();
+        services.AddSingleton<Diagnostics.KinemaMetrics>();
         services.AddOptions<TaskStoreOptions>().BindConfiguration(TaskStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(provider => new SqliteDatabase(
             paths.Database,
             provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value.FullSync,
-            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>(),
+            provider.GetRequiredService<Diagnostics.KinemaMetrics>()));
         services.AddSingleton<TaskChangeFeed>();
         services.AddSingleton<ITaskStore>(provider => new NotifyingTaskStore(
             new SqliteTaskStore(
@@ -59,6 +62,7 @@ public static class CoreServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(provider =>
                 Fetching.GuardedHttpHandler.Create(provider.GetRequiredService<IOptions<Fetching.FetchOptions>>().Value));
         services.AddHostedService<Webhooks.WebhookDispatcher>();
+        services.AddHostedService<Diagnostics.QueueGauges>();
         return services;
     }
 

@@ -22,6 +22,8 @@ public static class CoreServiceCollectionExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(paths);
+        services.AddMetrics();
+        services.AddSingleton<Diagnostics.KinemaMetrics>();
         services.AddOptions<TaskStoreOptions>().BindConfiguration(TaskStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<TaskStoreOptions>>(new TaskStoreOptionsValidator(configuration));
         services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -55,6 +57,7 @@ public static class CoreServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(provider =>
                 Fetching.GuardedHttpHandler.Create(provider.GetRequiredService<IOptions<Fetching.FetchOptions>>().Value));
         services.AddHostedService<Webhooks.WebhookDispatcher>();
+        services.AddHostedService<Diagnostics.QueueGauges>();
         return services;
     }
 
@@ -63,7 +66,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton(provider => new SqliteDatabase(
             paths.Database,
             provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value.FullSync,
-            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>(),
+            provider.GetRequiredService<Diagnostics.KinemaMetrics>()));
         services.AddSingleton<ITaskStore>(provider => new NotifyingTaskStore(
             new SqliteTaskStore(
                 provider.GetRequiredService<SqliteDatabase>(),
@@ -87,7 +91,8 @@ public static class CoreServiceCollectionExtensions
             provider.GetRequiredService<PostgresDatabase>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<IOptions<TaskStoreOptions>>().Value,
-            provider.GetRequiredService<ILoggerFactory>().CreateLogger<PostgresTaskStore>()));
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<PostgresTaskStore>(),
+            provider.GetRequiredService<Diagnostics.KinemaMetrics>()));
         services.AddSingleton<ITaskStore>(provider => new NotifyingTaskStore(
             provider.GetRequiredService<PostgresTaskStore>(),
             provider.GetRequiredService<TaskChangeFeed>(),

@@ -6,6 +6,7 @@ using Kinema.Engines.Animatic;
 using Kinema.Server.Auth;
 using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
+using Kinema.Server.Operations;
 using Kinema.Server.Results;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Configuration.Memory;
@@ -54,6 +55,10 @@ public static partial class KinemaServer
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(1, ServerJsonContext.Default));
         services.AddOpenApi();
         services.AddProblemDetails();
+        services.AddKinemaTelemetry(builder.Configuration);
+        services.AddKinemaReadiness();
+        // Readiness logs its changes itself (ReadinessLog); the health-check service would log every failing probe.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.None);
 
         var maxBody = builder.Configuration.GetValue<long?>("Kinema:MaxRequestBodyBytes") ?? 32L * 1024 * 1024;
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBody);
@@ -83,6 +88,8 @@ public static partial class KinemaServer
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).ExcludeFromDescription();
+        app.MapReadiness();
+        app.MapKinemaMetrics();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs");
         return app;

@@ -5,6 +5,7 @@ namespace Kinema.Server;
 /// <summary>Source-generated JSON for the server's own small bodies.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(Operations.ReadinessResponse))]
 [JsonSerializable(typeof(Endpoints.WebhookSecretResponse))]
 [JsonSerializable(typeof(Endpoints.CreateWebhookRequest))]
 [JsonSerializable(typeof(Endpoints.WebhookCreatedResponse))]

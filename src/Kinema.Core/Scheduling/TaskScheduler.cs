@@ -1,3 +1,4 @@
+using Kinema.Core.Diagnostics;
 using Kinema.Core.Engines;
 using Kinema.Core.Fetching;
 using Kinema.Core.Storage;
@@ -24,6 +25,7 @@ internal sealed partial class TaskScheduler(
     RunningTasks running,
     KinemaPaths paths,
     IOptions<SchedulerOptions> options,
+    KinemaMetrics metrics,
     ILogger<TaskScheduler> logger) : BackgroundService
 {
     private readonly SchedulerOptions _options = options.Value;
@@ -95,9 +97,8 @@ internal sealed partial class TaskScheduler(
 
         if (found is not IVideoEngine engine)
         {
-            await store.FailAsync(task.Id, workerId, new TaskFailure(
-                "engine_unavailable", $"the engine '{task.Engine}' this task is pinned to is not configured on this server"),
-                CancellationToken.None);
+            await FailAsync(task, workerId, new TaskFailure(
+                "engine_unavailable", $"the engine '{task.Engine}' this task is pinned to is not configured on this server"));
             return;
         }
 
@@ -114,6 +115,9 @@ internal sealed partial class TaskScheduler(
         // A cancel on this node stops the render at once through the same token as a lost lease.
         running.Add(task.Id, leaseLost);
         var started = TimeProvider.System.GetTimestamp();
+        using var activity = KinemaActivities.StartTaskActivity("render", task.Id, engine.Name);
+        activity?.SetTag("kinema.mode", task.Request.Mode);
+        activity?.SetTag("kinema.attempt", task.Attempts);
         LogStarted(logger, task.Id, engine.Name, task.Attempts);
         try
         {
@@ -124,10 +128,13 @@ internal sealed partial class TaskScheduler(
             if (await store.CompleteAsync(task.Id, workerId, result, CancellationToken.None))
             {
                 var elapsed = TimeProvider.System.GetElapsedTime(started);
+                metrics.TaskCompleted(engine.Name, task.Model);
+                metrics.RenderFinished(engine.Name, task.Request.Mode, elapsed);
                 LogCompleted(logger, task.Id, elapsed);
             }
             else
             {
+                activity.Fail("lease_lost");
                 LogLeaseLost(logger, task.Id, workerId);
             }
         }
@@ -141,26 +148,36 @@ internal sealed partial class TaskScheduler(
         catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
         {
             // Cancelled by the client, or the lease went to another worker: either way this attempt's work is void.
+            activity.Fail("lease_lost");
             LogLeaseLost(logger, task.Id, workerId);
         }
         catch (EngineFailureException failure)
         {
             await heartbeat.StopAsync();
             LogFailed(logger, task.Id, engine.Name, failure.Code, failure.Message);
-            await store.FailAsync(task.Id, workerId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
+            activity.Fail(failure.Code);
+            await FailAsync(task, workerId, new TaskFailure(failure.Code, failure.Message));
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             await heartbeat.StopAsync();
             LogCrashed(logger, task.Id, exception);
-            await store.FailAsync(task.Id, workerId, new TaskFailure(
-                "internal_error", $"the {engine.Name} engine failed unexpectedly; the server log has the details for task {task.Id}"),
-                CancellationToken.None);
+            activity.Fail("internal_error");
+            await FailAsync(task, workerId, new TaskFailure(
+                "internal_error", $"the {engine.Name} engine failed unexpectedly; the server log has the details for task {task.Id}"));
         }
         finally
         {
             running.Remove(task.Id);
             TryDelete(Path.Combine(paths.Work, task.Id));
+        }
+    }
+
+    private async Task FailAsync(TaskRecord task, string workerId, TaskFailure failure)
+    {
+        if (await store.FailAsync(task.Id, workerId, failure, CancellationToken.None))
+        {
+            metrics.TaskFailed(task.Engine, task.Model);
         }
     }
 

@@ -39,6 +39,19 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
         return Task.FromResult(stream);
     }
 
+    /// <summary>
+    /// Proves the results directory can take a file now (readiness): creates it when missing, as a save would, then
+    /// writes a probe file that is deleted on close. Throws <see cref="IOException"/> or
+    /// <see cref="UnauthorizedAccessException"/> when it cannot.
+    /// </summary>
+    internal void ProbeWritable()
+    {
+        Directory.CreateDirectory(root);
+        var probe = Path.Combine(root, $".probe-{Guid.NewGuid():N}");
+        using var file = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+        file.WriteByte(0);
+    }
+
     private static string SafeSegment(string value)
     {
         if (value.Length == 0 || value.Contains('/', StringComparison.Ordinal) || value.Contains('\\', StringComparison.Ordinal)

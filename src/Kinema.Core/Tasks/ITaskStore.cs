@@ -30,6 +30,9 @@ public interface ITaskStore
     /// <summary>A page of a tenant's tasks, newest first, after an optional cursor.</summary>
     Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken);
 
+    /// <summary>How many tasks wait for a worker (status pending); the queue-depth gauge samples it every few seconds.</summary>
+    Task<int> CountPendingAsync(CancellationToken cancellationToken);
+
     /// <summary>Releases every lease at start-up of a single-node store, whose previous process is known dead.</summary>
     Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken);
 }

@@ -104,6 +104,9 @@ internal sealed class NotifyingTaskStore : ITaskStore
     public Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken) =>
         _inner.ListAsync(tenantId, query, cancellationToken);
 
+    public Task<int> CountPendingAsync(CancellationToken cancellationToken) =>
+        _inner.CountPendingAsync(cancellationToken);
+
     public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken) =>
         _inner.RecoverOrphanedLeasesAsync(cancellationToken);
 

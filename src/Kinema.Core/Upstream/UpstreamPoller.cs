@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Kinema.Core.Diagnostics;
 using Kinema.Core.Engines;
 using Kinema.Core.Tasks;
 using Microsoft.Extensions.Hosting;
@@ -20,6 +21,7 @@ internal sealed partial class UpstreamPoller(
     UpstreamPollerSignal signal,
     IOptions<UpstreamOptions> options,
     TimeProvider time,
+    KinemaMetrics metrics,
     ILogger<UpstreamPoller> logger) : BackgroundService
 {
     /// <summary>How long a claimed poll is reserved: if this node dies mid-poll, the poll comes due again after it.</summary>
@@ -119,48 +121,58 @@ internal sealed partial class UpstreamPoller(
         var handle = task.Upstream!;
         if (engines.Find(handle.Engine) is not IUpstreamEngine engine)
         {
-            await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
-                "engine_unavailable", $"the engine '{handle.Engine}' this task is pinned to is no longer configured"), CancellationToken.None);
+            await FailAsync(task, new TaskFailure(
+                "engine_unavailable", $"the engine '{handle.Engine}' this task is pinned to is no longer configured"));
             return;
         }
 
+        using var activity = KinemaActivities.StartTaskActivity("upstream.poll", task.Id, handle.Engine, System.Diagnostics.ActivityKind.Client);
+        activity?.SetTag("kinema.upstream_id", handle.UpstreamId);
         var age = time.GetUtcNow() - (task.StartedAt ?? task.CreatedAt);
+        var outcome = "error";
         try
         {
             var status = await engine.PollAsync(handle, cancellationToken);
             switch (status.State)
             {
                 case UpstreamState.Queued or UpstreamState.Running:
+                    outcome = "running";
                     await store.SchedulePollAsync(task.Id, handle.UpstreamId, time.GetUtcNow() + PollSchedule.NextDelay(age, _options),
                         status.Progress ?? task.Progress, 0, cancellationToken);
                     break;
                 case UpstreamState.Succeeded:
+                    outcome = "succeeded";
                     var result = await archiver.ArchiveAsync(task.Id, status, cancellationToken);
                     if (await store.CompleteAsync(task.Id, handle.UpstreamId, result, CancellationToken.None))
                     {
+                        metrics.TaskCompleted(handle.Engine, task.Model);
+                        metrics.UpstreamFinished(handle.Engine, "completed", time.GetUtcNow() - (task.StartedAt ?? task.CreatedAt));
                         LogCompleted(logger, task.Id, handle.Engine);
                     }
 
                     break;
                 case UpstreamState.Cancelled:
-                    await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
-                        "cancelled_upstream", status.FailureMessage ?? "the task was cancelled at the upstream service"), CancellationToken.None);
+                    outcome = "cancelled";
+                    await FailAsync(task, new TaskFailure(
+                        "cancelled_upstream", status.FailureMessage ?? "the task was cancelled at the upstream service"));
                     break;
                 default:
-                    await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
-                        status.FailureCode ?? "upstream_failed", status.FailureMessage ?? "the upstream service failed the task"), CancellationToken.None);
+                    outcome = "failed";
+                    await FailAsync(task, new TaskFailure(
+                        status.FailureCode ?? "upstream_failed", status.FailureMessage ?? "the upstream service failed the task"));
                     break;
             }
         }
         catch (UpstreamException failure) when (failure.Kind is UpstreamErrorKind.Transient or UpstreamErrorKind.RateLimited)
         {
+            outcome = "transient_error";
             var errors = task.PollErrors + 1;
             // One line with the reason, no stack trace: HttpClient's own categories are at Warning by default.
             LogPollRetry(logger, task.Id, handle.Engine, failure.Code, failure.Message, errors);
             if (errors > _options.TransientErrorBudget)
             {
-                await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(
-                    failure.Code, $"the upstream kept failing ({errors} times in a row): {failure.Message}"), CancellationToken.None);
+                await FailAsync(task, new TaskFailure(
+                    failure.Code, $"the upstream kept failing ({errors} times in a row): {failure.Message}"));
                 return;
             }
 
@@ -170,8 +182,31 @@ internal sealed partial class UpstreamPoller(
         catch (UpstreamException failure)
         {
             LogPollFailed(logger, task.Id, handle.Engine, failure.Code, failure.Message);
-            await store.FailAsync(task.Id, handle.UpstreamId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
+            await FailAsync(task, new TaskFailure(failure.Code, failure.Message));
         }
+        finally
+        {
+            // An unexpected exception (the archive failed) leaves "error": the claim runs out and the poll comes again.
+            metrics.UpstreamPolled(handle.Engine, outcome);
+            activity?.SetTag("kinema.outcome", outcome);
+        }
+    }
+
+    /// <summary>Fails a task waiting upstream; counted only when this call made the change.</summary>
+    private async Task FailAsync(TaskRecord task, TaskFailure failure)
+    {
+        var handle = task.Upstream!;
+        System.Diagnostics.Activity.Current.Fail(failure.Code);
+        if (await store.FailAsync(task.Id, handle.UpstreamId, failure, CancellationToken.None))
+        {
+            RecordFailed(task, handle.Engine);
+        }
+    }
+
+    private void RecordFailed(TaskRecord task, string engine)
+    {
+        metrics.TaskFailed(engine, task.Model);
+        metrics.UpstreamFinished(engine, "failed", time.GetUtcNow() - (task.StartedAt ?? task.CreatedAt));
     }
 
     private async Task SweepOverdueAsync(CancellationToken cancellationToken)
@@ -184,6 +219,7 @@ internal sealed partial class UpstreamPoller(
             new TaskFailure("deadline_exceeded", $"the upstream did not finish the task within {limit}"), 500, cancellationToken);
         foreach (var task in overdue)
         {
+            RecordFailed(task, task.Upstream?.Engine ?? task.Engine);
             LogOverdue(logger, task.Id);
             if (task.Upstream is { } handle && engines.Find(handle.Engine) is IUpstreamEngine engine)
             {

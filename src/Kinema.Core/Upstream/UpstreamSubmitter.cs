@@ -1,3 +1,4 @@
+using Kinema.Core.Diagnostics;
 using Kinema.Core.Engines;
 using Kinema.Core.Fetching;
 using Kinema.Core.Tasks;
@@ -22,10 +23,12 @@ internal sealed partial class UpstreamSubmitter(
     UpstreamPollerSignal pollerSignal,
     IOptions<UpstreamOptions> options,
     TimeProvider time,
+    KinemaMetrics metrics,
     ILogger<UpstreamSubmitter> logger)
 {
     public async Task SubmitAsync(TaskRecord task, string workerId, CancellationToken cancellationToken)
     {
+        using var activity = KinemaActivities.StartTaskActivity("upstream.submit", task.Id, task.Engine, System.Diagnostics.ActivityKind.Client);
         var candidates = router.EnginesFor(task.Model);
         var current = task.Engine;
         var history = task.EngineHistory ?? "";
@@ -34,8 +37,8 @@ internal sealed partial class UpstreamSubmitter(
         {
             if (engines.Find(current) is not IUpstreamEngine engine)
             {
-                await tasks.FailAsync(task.Id, workerId, new TaskFailure(
-                    "engine_unavailable", $"the engine '{current}' is not configured on this server"), CancellationToken.None);
+                await FailAsync(task, current, workerId, new TaskFailure(
+                    "engine_unavailable", $"the engine '{current}' is not configured on this server"));
                 return;
             }
 
@@ -61,7 +64,7 @@ internal sealed partial class UpstreamSubmitter(
             }
             catch (UpstreamException failure) when (!failure.AllowsFailover)
             {
-                await tasks.FailAsync(task.Id, workerId, new TaskFailure(failure.Code, failure.Message), CancellationToken.None);
+                await FailAsync(task, current, workerId, new TaskFailure(failure.Code, failure.Message));
                 return;
             }
             catch (UpstreamException failure)
@@ -82,8 +85,8 @@ internal sealed partial class UpstreamSubmitter(
             var next = index >= 0 && index + 1 < candidates.Count ? candidates[index + 1] : null;
             if (next is null)
             {
-                await tasks.FailAsync(task.Id, workerId, new TaskFailure(
-                    "upstream_unavailable", $"no engine could take the task: {history}"), CancellationToken.None);
+                await FailAsync(task, current, workerId, new TaskFailure(
+                    "upstream_unavailable", $"no engine could take the task: {history}"));
                 return;
             }
 
@@ -94,6 +97,15 @@ internal sealed partial class UpstreamSubmitter(
 
             current = next;
             recovering = false;
+        }
+    }
+
+    private async Task FailAsync(TaskRecord task, string engine, string workerId, TaskFailure failure)
+    {
+        System.Diagnostics.Activity.Current.Fail(failure.Code);
+        if (await tasks.FailAsync(task.Id, workerId, failure, CancellationToken.None))
+        {
+            metrics.TaskFailed(engine, task.Model);
         }
     }
 
@@ -135,6 +147,7 @@ internal sealed partial class UpstreamSubmitter(
         var firstPoll = time.GetUtcNow() + options.Value.FirstPoll;
         if (await store.RecordSubmittedAsync(task.Id, workerId, handle, firstPoll, cancellationToken))
         {
+            System.Diagnostics.Activity.Current?.SetTag("kinema.upstream_id", handle.UpstreamId);
             LogSubmitted(logger, task.Id, handle.Engine, handle.UpstreamId);
             pollerSignal.Wake();
             return;

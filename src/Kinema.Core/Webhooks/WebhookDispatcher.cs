@@ -22,6 +22,7 @@ internal sealed partial class WebhookDispatcher(
     IHttpClientFactory clients,
     IOptions<WebhookOptions> options,
     TimeProvider time,
+    Diagnostics.KinemaMetrics metrics,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "kinema-webhooks";
@@ -96,6 +97,7 @@ internal sealed partial class WebhookDispatcher(
         {
             var attempt = await AttemptAsync(delivery, stoppingToken);
             await store.RecordAttemptAsync(delivery.Id, attempt, CancellationToken.None);
+            metrics.WebhookAttempted(attempt.Outcome);
             LogAttempt(logger, delivery.Id, delivery.EventType, attempt.Outcome, attempt.HttpStatus ?? 0, attempt.Error ?? "");
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -104,6 +106,7 @@ internal sealed partial class WebhookDispatcher(
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
+            metrics.WebhookAttempted("error");
             LogDeliveryFault(logger, delivery.Id, exception);
         }
         finally

@@ -24,6 +24,7 @@ internal static partial class CancelTaskEndpoint
         Core.Engines.EngineRegistry engines,
         ILoggerFactory loggers,
         TaskStatusMapper mapper,
+        Core.Diagnostics.KinemaMetrics metrics,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -44,6 +45,7 @@ internal static partial class CancelTaskEndpoint
                 $"the task is already {outcome.Task.State.ToWire()} and can no longer be cancelled", "task_id");
         }
 
+        metrics.TaskCancelled(outcome.Task.Upstream?.Engine ?? outcome.Task.Engine, outcome.Task.Model);
         running.TryStop(task_id);
         if (outcome.Task.Upstream is { } handle && engines.Find(handle.Engine) is Core.Engines.IUpstreamEngine upstream)
         {

@@ -30,6 +30,7 @@ internal static class CreateGenerationEndpoint
         EngineRouter router,
         EngineRegistry registry,
         TaskQueueSignal signal,
+        Core.Diagnostics.KinemaMetrics metrics,
         IOptions<FetchOptions> fetchOptions,
         CancellationToken cancellationToken)
     {
@@ -108,6 +109,7 @@ internal static class CreateGenerationEndpoint
                     http.Response.Headers["Idempotent-Replayed"] = "true";
                     break;
                 default:
+                    metrics.TaskCreated(engines[0], request.Model);
                     signal.Notify();
                     break;
             }

@@ -25,17 +25,17 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     private readonly Channel<PendingCreate> _creates = Channel.CreateUnbounded<PendingCreate>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _createLoop;
 
-    public PostgresTaskStore(PostgresDatabase database, TimeProvider time, TaskStoreOptions options, ILogger logger)
+    private readonly Diagnostics.KinemaMetrics? _metrics;
+
+    public PostgresTaskStore(PostgresDatabase database, TimeProvider time, TaskStoreOptions options, ILogger logger, Diagnostics.KinemaMetrics? metrics = null)
     {
+        _metrics = metrics;
         _database = database;
         _time = time;
         _options = options;
         _logger = logger;
         _createLoop = Task.Run(RunCreatesAsync);
     }
-
-    /// <summary>Called with the size of every committed create batch (metrics).</summary>
-    public static event Action<int>? BatchCommitted;
 
     public Task<CreateOutcome> CreateAsync(NewTask task, CancellationToken cancellationToken)
     {
@@ -65,7 +65,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             try
             {
                 await CommitCreatesAsync(batch).ConfigureAwait(false);
-                BatchCommitted?.Invoke(batch.Count);
+                _metrics?.RecordStoreBatch(batch.Count, StoreProviders.Postgres);
             }
             catch (Exception exception) when (batch.Count > 1 && exception is PostgresException)
             {
@@ -414,6 +414,13 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         }
 
         return new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null);
+    }
+
+    public async Task<int> CountPendingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM tasks WHERE status = 'pending'", connection);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Kinema.Core.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -19,10 +20,12 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
     private readonly SqliteConnection _writer;
     private readonly Task _writerLoop;
     private readonly ILogger _logger;
+    private readonly KinemaMetrics? _metrics;
 
-    public SqliteDatabase(string path, bool fullSync, ILogger logger)
+    public SqliteDatabase(string path, bool fullSync, ILogger logger, KinemaMetrics? metrics = null)
     {
         _logger = logger;
+        _metrics = metrics;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         ConnectionString = new SqliteConnectionStringBuilder
         {
@@ -99,6 +102,7 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
 
     private void CommitBatch(List<IWriteOperation> batch)
     {
+        _metrics?.RecordStoreBatch(batch.Count, "sqlite");
         // Fast path: the whole batch in one transaction, no per-write savepoints. Writes almost never fail; when one
         // does, the batch is rolled back and replayed with a savepoint around each write, so only the culprit fails.
         try

@@ -272,6 +272,16 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         return Task.FromResult(new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null));
     }
 
+    public Task<int> CountPendingAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        // Served by the partial index ix_tasks_pending, so it costs the queue's length, not the table's.
+        command.CommandText = "SELECT COUNT(*) FROM tasks WHERE status = 'pending'";
+        return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken)
     {
         return database.WriteAsync(connection =>

@@ -37,6 +37,8 @@ public static class CoreServiceCollectionExtensions
             provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IApiKeyStore>(provider => new SqliteApiKeyStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddOptions<ResultStorageOptions>().BindConfiguration(ResultStorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // The default; an object store's registration (Kinema:Storage:Provider) replaces it.
         services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(paths.Results));
         services.AddSingleton<TaskQueueSignal>();
         services.AddSingleton<RunningTasks>();

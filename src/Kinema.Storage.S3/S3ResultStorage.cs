@@ -91,7 +91,46 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
 
         var response = await _client.GetObjectAsync(request, cancellationToken);
         // The body streams from the store as it is read; disposing it releases the connection.
-        return response.ResponseStream;
+        var body = response.ResponseStream;
+        var expected = end - offset + 1;
+        if (request.ByteRange is null || response.ContentLength == expected)
+        {
+            return body;
+        }
+
+        // The store sent more than asked (s3rver reads "bytes=0-0" as "bytes=0-"; some stores ignore ranges and send it
+        // all): skip to the range's start and stop at its end.
+        var bodyStart = response.HttpStatusCode == HttpStatusCode.PartialContent ? RangeStart(response.ContentRange) : 0;
+        if (bodyStart > offset || response.ContentLength < expected)
+        {
+            await body.DisposeAsync();
+            throw new InvalidDataException($"The store answered bytes {offset}-{end} of {file.TaskId}/{file.Name} with '{response.ContentRange}'.");
+        }
+
+        await SkipAsync(body, offset - bodyStart, cancellationToken);
+        return new SliceStream(body, expected);
+    }
+
+    private static long RangeStart(string? contentRange)
+    {
+        // "bytes 0-69999/70000"
+        var value = contentRange?.Replace("bytes ", "", StringComparison.Ordinal).Split('-')[0];
+        return long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var start) ? start : long.MaxValue;
+    }
+
+    private static async Task SkipAsync(Stream body, long count, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[(int)Math.Clamp(count, 1, 1 << 16)];
+        while (count > 0)
+        {
+            var read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(count, buffer.Length)), cancellationToken);
+            if (read == 0)
+            {
+                throw new EndOfStreamException("The store sent less than the object's length.");
+            }
+
+            count -= read;
+        }
     }
 
     public async Task DeleteAsync(string taskId, CancellationToken cancellationToken)
@@ -177,7 +216,7 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
         }
     }
 
-    private static AmazonS3Client CreateClient(S3StorageOptions options)
+    internal static AmazonS3Client CreateClient(S3StorageOptions options)
     {
         var config = new AmazonS3Config();
         if (options.ServiceUrl is { Length: > 0 } serviceUrl)

@@ -39,7 +39,7 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
         var path = file.PhysicalPath ?? Path.Combine(root, SafeSegment(file.TaskId), SafeSegment(file.Name));
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         stream.Seek(offset, SeekOrigin.Begin);
-        return Task.FromResult(length is { } count ? new StreamSlice(stream, count) : (Stream)stream);
+        return Task.FromResult(length is { } count ? new SliceStream(stream, count) : (Stream)stream);
     }
 
     public Task DeleteAsync(string taskId, CancellationToken cancellationToken)

@@ -1,7 +1,10 @@
 namespace Kinema.Core.Storage;
 
-/// <summary>A read-only window of a stream: at most a given number of bytes from where the inner stream stands.</summary>
-internal sealed class StreamSlice(Stream inner, long length) : Stream
+/// <summary>
+/// A read-only window of a stream: at most <c>length</c> bytes from where the inner stream stands. Disposing it disposes
+/// the inner stream. For storages whose reads cannot end at the range asked.
+/// </summary>
+public sealed class SliceStream(Stream inner, long length) : Stream
 {
     private long _consumed;
 

@@ -37,6 +37,8 @@ public static class CoreServiceCollectionExtensions
             AddSqliteStores(services, paths);
         }
 
+        services.AddOptions<ResultStorageOptions>().BindConfiguration(ResultStorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // The default; an object store's registration (Kinema:Storage:Provider) replaces it.
         // Kinema:Storage:Disk:Path puts results on a directory several nodes share (an NFS mount), else under the data directory.
         services.AddSingleton<IResultStorage>(_ => new DiskResultStorage(
             configuration["Kinema:Storage:Disk:Path"] is { Length: > 0 } shared ? Path.GetFullPath(shared) : paths.Results));

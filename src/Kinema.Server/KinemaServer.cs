@@ -37,6 +37,7 @@ public static partial class KinemaServer
         services.AddOptions<KinemaServerOptions>().BindConfiguration(KinemaServerOptions.Section)
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddKinemaCore(builder.Configuration, paths);
+        services.AddKinemaResultStorage(builder.Configuration);
         services.AddSafeFetching();
         services.AddKinemaEngines(builder.Configuration);
         services.AddSingleton(provider => new ResultUrlSigner(

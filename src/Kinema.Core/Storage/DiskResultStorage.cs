@@ -28,15 +28,30 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
         var path = Path.Combine(root, SafeSegment(taskId), SafeSegment(name));
         var info = new FileInfo(path);
         return Task.FromResult(info.Exists
-            ? new StoredFile(taskId, name, ContentTypes.ForName(name), info.Length, path)
+            ? new StoredFile(taskId, name, ContentTypes.ForName(name), info.Length, path) { LastModified = info.LastWriteTimeUtc }
             : null);
     }
 
-    public Task<Stream> OpenReadAsync(StoredFile file, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(StoredFile file, long offset, long? length, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Stream stream = new FileStream(file.PhysicalPath!, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-        return Task.FromResult(stream);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var path = file.PhysicalPath ?? Path.Combine(root, SafeSegment(file.TaskId), SafeSegment(file.Name));
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        stream.Seek(offset, SeekOrigin.Begin);
+        return Task.FromResult(length is { } count ? new SliceStream(stream, count) : (Stream)stream);
+    }
+
+    public Task DeleteAsync(string taskId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var directory = Path.Combine(root, SafeSegment(taskId));
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>

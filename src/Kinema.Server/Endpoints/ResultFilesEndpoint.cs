@@ -32,15 +32,14 @@ internal static class ResultFilesEndpoint
         }
 
         var file = await storage.FindAsync(task_id, name, cancellationToken);
-        if (file?.PhysicalPath is null)
+        if (file is null)
         {
             return ApiErrors.Create(StatusCodes.Status404NotFound, "the file no longer exists");
         }
 
-        return TypedResults.PhysicalFile(
-            file.PhysicalPath,
-            file.ContentType,
-            lastModified: File.GetLastWriteTimeUtc(file.PhysicalPath),
-            enableRangeProcessing: true);
+        // A file on this node's disk goes out through the kernel's sendfile; any other storage is streamed range by range.
+        return file.PhysicalPath is { } path
+            ? TypedResults.PhysicalFile(path, file.ContentType, lastModified: File.GetLastWriteTimeUtc(path), enableRangeProcessing: true)
+            : new StoredFileResult(file, storage);
     }
 }

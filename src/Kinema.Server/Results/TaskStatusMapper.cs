@@ -1,12 +1,16 @@
 using Kinema.Contracts.Requests;
 using Kinema.Contracts.Responses;
+using Kinema.Core.Storage;
 using Kinema.Core.Tasks;
 using Microsoft.Extensions.Options;
 
 namespace Kinema.Server.Results;
 
-/// <summary>Turns a stored task into the contract's task object, with freshly signed result URLs.</summary>
-internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaServerOptions> options)
+/// <summary>
+/// Turns a stored task into the contract's task object, with fresh result URLs: the storage's own direct links when it
+/// gives them (an object store's presigned URLs), else Kinema's signed <c>/files</c> links.
+/// </summary>
+internal sealed class TaskStatusMapper(ResultUrlSigner signer, IResultStorage storage, IOptions<KinemaServerOptions> options)
 {
     private readonly KinemaServerOptions _options = options.Value;
 
@@ -37,12 +41,12 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaSe
 
     private TaskResult MapResult(string taskId, StoredResult result, string baseUrl)
     {
-        var (video, expiresAt) = signer.Sign(taskId, result.VideoName, _options.ResultUrlLifetime);
-        var poster = result.PosterName is { } posterName ? baseUrl + signer.Sign(taskId, posterName, _options.ResultUrlLifetime).PathAndQuery : null;
+        var (video, expiresAt) = Link(taskId, result.VideoName, baseUrl);
+        var poster = result.PosterName is { } posterName ? Link(taskId, posterName, baseUrl).Url : null;
         return new TaskResult([
             new TaskVideo
             {
-                Url = [baseUrl + video],
+                Url = [video],
                 ExpiresAt = expiresAt,
                 ThumbnailUrl = poster,
                 Width = result.Width,
@@ -51,6 +55,17 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IOptions<KinemaSe
                 HasAudio = result.HasAudio,
             },
         ]);
+    }
+
+    private (string Url, long ExpiresAt) Link(string taskId, string name, string baseUrl)
+    {
+        if (storage.GetDirectLink(taskId, name, _options.ResultUrlLifetime) is { } direct)
+        {
+            return (direct.Url.AbsoluteUri, direct.ExpiresAt.ToUnixTimeSeconds());
+        }
+
+        var (pathAndQuery, expiresAt) = signer.Sign(taskId, name, _options.ResultUrlLifetime);
+        return (baseUrl + pathAndQuery, expiresAt);
     }
 
     internal string BaseUrl(HttpRequest request) =>

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Kinema.Testing;
+
+/// <summary>
+/// A real S3-protocol server (npm <c>s3rver</c>, installed by <c>./test</c> into <c>tests/node/node_modules</c>) on a free
+/// loopback port with one bucket, its objects in a scratch directory; killed and removed on dispose.
+/// </summary>
+internal sealed class S3rverProcess : IAsyncDisposable
+{
+    // s3rver's built-in credentials.
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private readonly Process _process;
+    private readonly string _directory;
+
+    private S3rverProcess(Process process, string directory, Uri serviceUrl, string bucket)
+    {
+        _process = process;
+        _directory = directory;
+        ServiceUrl = serviceUrl;
+        Bucket = bucket;
+    }
+
+    public Uri ServiceUrl { get; }
+    public string Bucket { get; }
+
+    /// <summary>Kinema's settings for results in this server's bucket.</summary>
+    public Dictionary<string, string?> KinemaSettings(bool presignedUrls = false) => new()
+    {
+        ["Kinema:Storage:Provider"] = "s3",
+        ["Kinema:Storage:S3:ServiceUrl"] = ServiceUrl.ToString().TrimEnd('/'),
+        ["Kinema:Storage:S3:Bucket"] = Bucket,
+        ["Kinema:Storage:S3:AccessKey"] = AccessKey,
+        ["Kinema:Storage:S3:SecretKey"] = SecretKey,
+        ["Kinema:Storage:S3:PresignedUrls"] = presignedUrls ? "true" : "false",
+    };
+
+    public static async Task<S3rverProcess> StartAsync(string bucket = "kinema-results")
+    {
+        var script = Path.Combine(NodeModules(), "s3rver", "bin", "s3rver.js");
+        var directory = Path.Combine(Path.GetTempPath(), "kinema-s3rver", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var port = FreePort();
+        var start = new ProcessStartInfo("node")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { script, "-d", directory, "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-s", "--configure-bucket", bucket })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start)!;
+        var errors = new System.Text.StringBuilder();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (errors)
+            {
+                errors.AppendLine(e.Data);
+            }
+        };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var server = new S3rverProcess(process, directory, new Uri($"http://127.0.0.1:{port}/"), bucket);
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                await server.DisposeAsync();
+                lock (errors)
+                {
+                    throw new InvalidOperationException($"s3rver exited with {process.ExitCode}: {errors}");
+                }
+            }
+
+            try
+            {
+                // Any answer (an unsigned request is refused) means it listens.
+                using var response = await probe.GetAsync(server.ServiceUrl);
+                return server;
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+            }
+            catch (TaskCanceledException) when (DateTime.UtcNow < deadline)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary><c>KINEMA_TEST_NODE_MODULES</c> (set by <c>./test</c>), else <c>tests/node/node_modules</c> found above the test binaries.</summary>
+    private static string NodeModules()
+    {
+        if (Environment.GetEnvironmentVariable("KINEMA_TEST_NODE_MODULES") is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "tests", "node", "node_modules");
+            if (Directory.Exists(Path.Combine(candidate, "s3rver")))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException("s3rver is not installed: run 'cd tests/node && npm ci' (./test does it).");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

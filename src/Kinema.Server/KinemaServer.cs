@@ -6,6 +6,7 @@ using Kinema.Engines.Animatic;
 using Kinema.Server.Auth;
 using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
+using Kinema.Server.Playground;
 using Kinema.Server.Results;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
@@ -79,6 +80,7 @@ public static partial class KinemaServer
         v1.MapWebhooks();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
+        app.MapPlayground();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs");

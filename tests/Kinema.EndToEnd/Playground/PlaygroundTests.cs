@@ -81,7 +81,7 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
     }
 
     [Fact]
-    public async Task A_storyboard_that_does_not_add_up_is_not_sent()
+    public async Task A_storyboard_that_does_not_add_up_and_a_subject_short_of_images_are_not_sent()
     {
         await using var playground = await PlaygroundPage.OpenAsync(fixture);
         var page = playground.Page;
@@ -92,13 +92,27 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
         await page.GetByLabel("Shot 1 prompt").FillAsync("one");
         await page.GetByLabel("Shot 2 prompt").FillAsync("two");
         await page.GetByLabel("Shot 2 duration").FillAsync("3");
+        await page.Locator("summary", new() { HasText = "Subjects" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add subject" }).ClickAsync();
+        await page.GetByLabel("Name").FillAsync("dog");
+        await page.GetByLabel("Description").FillAsync("a golden retriever");
+        await page.GetByLabel("Add images").SetInputFilesAsync(new FilePayload
+        {
+            Name = "front.png",
+            MimeType = "image/png",
+            Buffer = TestImages.Solid(64, 64, SkiaSharp.SKColors.Goldenrod),
+        });
+        await Assertions.Expect(page.GetByAltText("Subject 1 image 1")).ToBeVisibleAsync();
 
         await playground.Generate.ClickAsync();
 
         (await page.Locator("#shots-total").TextContentAsync()).Should().Contain("Total 8 s of 5 s");
         await Assertions.Expect(playground.ErrorFor("multi_prompt"))
             .ToContainTextAsync("the shots' durations add up to 8, but they must add up to duration (5)");
+        await Assertions.Expect(playground.ErrorFor("elements[0].element_input_urls"))
+            .ToHaveTextAsync("elements[0].element_input_urls must have 2 to 4 images (the first frontal), not 1");
         playground.RequestUrls.Should().NotContain(url => url.Contains("/v1/videos/generations", StringComparison.Ordinal));
+        await playground.ScreenshotAsync("playground-storyboard-refused-1366x900");
     }
 
     [Fact]

@@ -296,8 +296,8 @@ export class CreateForm {
         <div class="field" data-field="elements[${i}].element_input_urls">
           <span class="label">Images <em>2 to 4, the first frontal</em></span>
           <div class="thumbs"></div>
+          <input id="${id}-images" class="visually-hidden file-input" type="file" multiple accept="${IMAGE_TYPES.join(',')}">
           <label class="button small" for="${id}-images">Add images</label>
-          <input id="${id}-images" class="visually-hidden" type="file" multiple accept="${IMAGE_TYPES.join(',')}">
           <p class="field-error" data-error-for="elements[${i}].element_input_urls"></p>
         </div>`;
       const name = $(`#${id}-name`, item);

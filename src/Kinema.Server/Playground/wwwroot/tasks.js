@@ -217,7 +217,9 @@ export class TaskList {
       </button>`;
     li.querySelector('.badge').textContent = task.status;
     li.querySelector('.task-id').textContent = task.id;
-    li.querySelector('.task-title').textContent = title ?? `${task.model ?? 'kling-v3'} task (request not sent from this browser)`;
+    const heading = li.querySelector('.task-title');
+    heading.textContent = title ?? `${task.model ?? 'kling-v3'} task`;
+    heading.classList.toggle('unknown', !title); // created elsewhere: the task object does not carry its prompt
     li.querySelector('.task-facts').textContent = facts.join(' · ');
     const bar = li.querySelector('.bar');
     const progress = task.status === 'completed' ? 100 : task.progress ?? 0;

@@ -29,7 +29,9 @@ const isBlank = (value) => typeof value !== 'string' || value.trim().length === 
 const truncate = (value) => (value == null ? '' : value.length > 40 ? value.slice(0, 40) + '…' : String(value));
 
 /** Every broken rule of a create body, as {param, message}; an empty array when it may be sent. */
-export function validate(request) {
+export function validate(body) {
+  // Absent fields take the contract's defaults, as the server's parse gives them (GenerationRequestRules.Parse.cs).
+  const request = { mode: 'std', duration: 5, aspect_ratio: '16:9', ...body };
   const violations = [];
   const add = (param, message) => violations.push({ param, message });
 

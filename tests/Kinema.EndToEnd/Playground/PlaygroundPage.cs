@@ -85,15 +85,18 @@ internal sealed class PlaygroundPage : IAsyncDisposable
         await Video.WaitForAsync(new() { Timeout = (float)RenderTimeout.TotalMilliseconds });
         var facts = await Video.EvaluateAsync<JsonElement>("""
             async (video) => {
-              const once = (name) => new Promise((resolve, reject) => {
+              // evaluate() has no timeout of its own: every wait here is bounded, so a broken video fails, never hangs.
+              const limit = (ms, what) => new Promise((_, reject) => setTimeout(() => reject(new Error(what + ' timed out')), ms));
+              const once = (name) => Promise.race([limit(30000, name), new Promise((resolve, reject) => {
                 video.addEventListener(name, resolve, { once: true });
                 video.addEventListener('error', () => reject(new Error('video error ' + (video.error && video.error.code))), { once: true });
-              });
+              })]);
               if (video.readyState < 1) await once('loadedmetadata');
               if (video.readyState < 3) await once('canplay');
               video.muted = true;
-              await video.play();
-              while (video.currentTime === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+              await Promise.race([video.play(), limit(30000, 'play')]);
+              const until = Date.now() + 15000;
+              while (video.currentTime === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
               video.pause();
               return { width: video.videoWidth, height: video.videoHeight, duration: video.duration, time: video.currentTime };
             }

@@ -199,6 +199,9 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
     {
         await using var playground = await PlaygroundPage.OpenAsync(fixture);
         var page = playground.Page;
+        await Assertions.Expect(page.GetByLabel("std")).ToBeCheckedAsync();
+        await Assertions.Expect(page.GetByLabel("Duration")).ToHaveValueAsync("5");
+        await Assertions.Expect(page.GetByLabel("16:9")).ToBeCheckedAsync();
 
         await playground.EnterKeyAsync(Server.BobKey);
         await Assertions.Expect(page.Locator("#key-status")).ToHaveTextAsync("Key saved in this browser.");
@@ -255,6 +258,25 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
                 using var _ = await client.PostAsync($"/v1/tasks/{task.GetProperty("id").GetString()}/cancel", null);
             }
         }
+    }
+
+    [Fact]
+    public async Task A_failed_task_shows_why_in_the_list_and_the_player()
+    {
+        var key = await fixture.NewTenantKeyAsync("failing");
+        using var client = Server.ClientFor(key);
+        // Nothing listens on port 1: the engine cannot fetch the first frame, so the task fails with a reason.
+        var id = await client.CreateAsync("""{"model":"kling-v3","prompt":"x","duration":3,"image_urls":["http://127.0.0.1:1/first.png"]}""");
+        var failed = await client.WaitForTerminalAsync(id);
+        failed.GetProperty("status").GetString().Should().Be("failed");
+        var reason = failed.GetProperty("error").GetProperty("message").GetString()!;
+
+        await using var playground = await PlaygroundPage.OpenAsync(fixture);
+        await playground.EnterKeyAsync(key);
+        var item = playground.Page.Locator($"[data-task-id=\"{id}\"]");
+        await Assertions.Expect(item).ToContainTextAsync(reason);
+        await item.GetByRole(AriaRole.Button).First.ClickAsync();
+        await Assertions.Expect(playground.Page.Locator("#player .failure")).ToContainTextAsync(reason);
     }
 
     [Fact]

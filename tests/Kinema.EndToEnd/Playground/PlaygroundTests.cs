@@ -181,13 +181,31 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
             Buffer = TestImages.Solid(320, 180, SkiaSharp.SKColors.SteelBlue),
         });
         await Assertions.Expect(page.GetByAltText("First frame preview")).ToBeVisibleAsync();
+        // The last frame by drag and drop: a PNG drawn in the page, dropped on its zone as a file would be.
+        await page.Locator(".drop[data-slot=\"1\"]").EvaluateAsync("""
+            async (zone) => {
+              const canvas = document.createElement('canvas');
+              canvas.width = 320;
+              canvas.height = 180;
+              const context = canvas.getContext('2d');
+              context.fillStyle = '#c2410c';
+              context.fillRect(0, 0, 320, 180);
+              const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+              const transfer = new DataTransfer();
+              transfer.items.add(new File([blob], 'last.png', { type: 'image/png' }));
+              zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+            }
+            """);
+        await Assertions.Expect(page.GetByAltText("Last frame preview")).ToBeVisibleAsync();
         var (request, _) = await playground.GenerateAsync();
         await playground.WaitForPlayingVideoAsync();
         await page.GetByText("Task JSON").ClickAsync();
         await page.GetByLabel("Status").SelectOptionAsync("completed");
         await Assertions.Expect(page.Locator("#task-list .task").First).ToBeVisibleAsync();
 
+        request.GetProperty("image_urls").GetArrayLength().Should().Be(2);
         request.GetProperty("image_urls")[0].GetString().Should().StartWith("data:image/png;base64,");
+        request.GetProperty("image_urls")[1].GetString().Should().StartWith("data:image/png;base64,");
         request.GetProperty("audio").GetBoolean().Should().BeTrue();
         (await page.Locator("#player").TextContentAsync()).Should().Contain("Audio").And.Contain("yes");
         playground.RequestsStayedOnOrigin();

@@ -7,6 +7,7 @@ using Kinema.Server.Auth;
 using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
 using Kinema.Server.Operations;
+using Kinema.Server.Playground;
 using Kinema.Server.Results;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Configuration.Memory;
@@ -88,6 +89,7 @@ public static partial class KinemaServer
         v1.MapWebhooks();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
+        app.MapPlayground();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).ExcludeFromDescription();
         app.MapReadiness();
         app.MapKinemaMetrics();

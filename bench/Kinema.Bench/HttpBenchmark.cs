@@ -27,6 +27,7 @@ internal static partial class HttpBenchmark
     {
         var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
         var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
+        var provider = args.Length > 2 ? args[2] : "sqlite";
         if (!File.Exists("/usr/bin/wrk"))
         {
             Console.Error.WriteLine("wrk is needed: apt-get install -y wrk");
@@ -35,6 +36,7 @@ internal static partial class HttpBenchmark
 
         var data = Path.Combine(Path.GetTempPath(), "kinema-bench", Guid.NewGuid().ToString("N"));
         await using var bare = await StartBareAsync();
+        await using var database = await BenchDatabase.CreateAsync(provider);
         var kinema = KinemaServer.Build(new KinemaPaths(data), [], builder =>
         {
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -44,6 +46,7 @@ internal static partial class HttpBenchmark
                 ["Kinema:Scheduler:Enabled"] = "false",
                 ["Logging:LogLevel:Default"] = "Warning",
             });
+            builder.Configuration.AddInMemoryCollection(database.Settings);
         });
         await kinema.StartAsync();
         try
@@ -54,7 +57,7 @@ internal static partial class HttpBenchmark
             var taskId = await CreateTaskAsync(kinemaUrl, key);
             const string body = """{"model":"kling-v3","prompt":"a golden retriever running on the beach, sunset, cinematic","mode":"std","duration":5,"aspect_ratio":"16:9"}""";
 
-            Console.WriteLine($"wrk -t2 -c{connections} -d{seconds}s, server and load generator share this machine");
+            Console.WriteLine($"wrk -t2 -c{connections} -d{seconds}s, store {provider}, server and load generator share this machine");
             var bareGet = await WrkAsync($"{bareUrl}/bare/task", seconds, connections, null, null);
             var kinemaGet = await WrkAsync($"{kinemaUrl}/v1/tasks/{taskId}", seconds, connections, key, null);
             var barePost = await WrkAsync($"{bareUrl}/bare/generations", seconds, connections, null, body);
@@ -64,9 +67,9 @@ internal static partial class HttpBenchmark
             Console.WriteLine("| measurement | requests/s | p99 latency | ratio to bare | goal |");
             Console.WriteLine("|---|---|---|---|---|");
             Row("bare Kestrel GET (200 B JSON)", bareGet, bareGet, "");
-            Row("Kinema GET /v1/tasks/{id} (auth + SQLite read)", kinemaGet, bareGet, "≥ 0.8×");
+            Row($"Kinema GET /v1/tasks/{{id}} (auth + {provider} read)", kinemaGet, bareGet, provider == "postgres" ? "≥ 0.7×" : "≥ 0.8×");
             Row("bare Kestrel POST (JSON parse + answer)", barePost, barePost, "");
-            Row("Kinema POST /v1/videos/generations (validate + durable insert)", kinemaPost, barePost, "≥ 0.4×");
+            Row($"Kinema POST /v1/videos/generations (validate + durable {provider} insert)", kinemaPost, barePost, provider == "postgres" ? "≥ 0.25×" : "≥ 0.5×");
             return 0;
         }
         finally
@@ -81,7 +84,7 @@ internal static partial class HttpBenchmark
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {name} | {result.RequestsPerSecond:F0} | {result.P99} | {result.RequestsPerSecond / baseline.RequestsPerSecond:F2}× | {goal} |"));
 
-    private static async Task<WebApplication> StartBareAsync()
+    internal static async Task<WebApplication> StartBareAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -103,7 +106,7 @@ internal static partial class HttpBenchmark
         return app;
     }
 
-    private static async Task<string> CreateTaskAsync(string baseUrl, string key)
+    internal static async Task<string> CreateTaskAsync(string baseUrl, string key)
     {
         using var client = new HttpClient { BaseAddress = new Uri(baseUrl) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -119,7 +122,7 @@ internal static partial class HttpBenchmark
         return document.RootElement.GetProperty("data")[0].GetProperty("task_id").GetString()!;
     }
 
-    private static async Task<WrkResult> WrkAsync(string url, int seconds, int connections, string? key, string? body)
+    internal static async Task<WrkResult> WrkAsync(string url, int seconds, int connections, string? key, string? body, string? luaRequest = null)
     {
         var script = Path.GetTempFileName() + ".lua";
         var lines = new List<string>();
@@ -133,6 +136,11 @@ internal static partial class HttpBenchmark
         if (key is not null)
         {
             lines.Add($"wrk.headers[\"Authorization\"] = \"Bearer {key}\"");
+        }
+
+        if (luaRequest is not null)
+        {
+            lines.Add(luaRequest);
         }
 
         await File.WriteAllLinesAsync(script, lines);
@@ -158,7 +166,19 @@ internal static partial class HttpBenchmark
         return new WrkResult(rps, p99);
     }
 
-    private sealed record WrkResult(double RequestsPerSecond, string P99);
+    internal sealed record WrkResult(double RequestsPerSecond, string P99)
+    {
+        /// <summary>The p99 in milliseconds (wrk prints us, ms or s).</summary>
+        public double P99Milliseconds
+        {
+            get
+            {
+                var match = Regex.Match(P99, @"^([0-9.]+)(\w+)$");
+                var value = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+                return match.Groups[2].Value switch { "us" => value / 1000, "ms" => value, "s" => value * 1000, _ => value * 60_000 };
+            }
+        }
+    }
 
     [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]
     private static partial Regex RequestsPerSecond();

@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
     "http" => await HttpBenchmark.RunAsync(args[1..]),
     "render" => await RenderBenchmark.RunAsync(args[1..]),
     "store" => await StoreBenchmark.RunAsync(args[1..]),
+    "status-scale" => await StatusScaleBenchmark.RunAsync(args[1..]),
     "upstream" => await UpstreamBenchmark.RunAsync(args[1..]),
     "sse" => await SseBenchmark.RunAsync(args[1..]),
     "sse-server" => await SseBenchmark.ServeAsync(args[1..]),
@@ -13,6 +14,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] | render [runs] | store [count] [callers] | upstream [in-flight] [sample] [poll-seconds]");
+    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] [sqlite|postgres] | render [runs] | store [count] [callers] [sqlite|postgres] | status-scale [sqlite|postgres] [large] [seconds] [connections] | upstream [in-flight] [sample] [poll-seconds]");
     return 2;
 }

@@ -5,6 +5,7 @@ using Kinema.Core;
 using Kinema.Core.Storage;
 using Kinema.Core.Storage.Sqlite;
 using Kinema.Core.Tasks;
+using Microsoft.Extensions.Configuration;
 
 namespace Kinema.Bench;
 
@@ -15,10 +16,13 @@ internal static class StoreBenchmark
     {
         var total = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
         var concurrency = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
+        var provider = args.Length > 2 ? args[2] : "sqlite";
         var data = Path.Combine(Path.GetTempPath(), "kinema-bench-store", Guid.NewGuid().ToString("N"));
+        await using var database = await BenchDatabase.CreateAsync(provider);
         try
         {
-            await using var store = KinemaDataStore.Open(new KinemaPaths(data));
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(database.Settings).Build();
+            await using var store = KinemaDataStore.Open(new KinemaPaths(data), configuration);
             var request = new GenerationRequest { Model = ModelNames.KlingV3, Prompt = "a golden retriever running on the beach", Duration = 5 };
             var json = SqliteTaskStore.SerializeRequest(request);
             var remaining = total;
@@ -32,12 +36,15 @@ internal static class StoreBenchmark
             }));
             var seconds = clock.Elapsed.TotalSeconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"store: {total} durable creates from {concurrency} concurrent callers in {seconds:F2} s = {total / seconds:F0}/s"));
+                $"store ({provider}): {total} durable creates from {concurrency} concurrent callers in {seconds:F2} s = {total / seconds:F0}/s"));
             return 0;
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            if (Directory.Exists(data))
+            {
+                Directory.Delete(data, recursive: true);
+            }
         }
     }
 }

@@ -10,8 +10,9 @@ using Kinema.Testing;
 namespace Kinema.EndToEnd.MultiNode;
 
 /// <summary>
-/// Two Kinema nodes on one PostgreSQL database, as two instances behind a load balancer: what one node does, the other
-/// sees, signs and refuses. Node A renders; node B serves the API only, so everything B shows came from A.
+/// Two Kinema nodes on one PostgreSQL database and one S3 bucket, as two instances behind a load balancer: what one
+/// node does, the other sees, signs and refuses. Node A renders; node B serves the API only, so everything B shows came
+/// from A. Each node has its own data directory: nothing is shared through the local disk.
 /// </summary>
 public sealed class CrossNodeTests : IAsyncLifetime
 {
@@ -19,29 +20,29 @@ public sealed class CrossNodeTests : IAsyncLifetime
     private string _database = null!;
     private KinemaTestServer _a = null!;
     private KinemaTestServer _b = null!;
+    private S3rverProcess _s3 = null!;
 
     public async ValueTask InitializeAsync()
     {
         _database = await TestPostgres.CreateDatabaseAsync();
-        // Both nodes share one results directory (an NFS mount in real life; S3 is tested elsewhere) but nothing else:
-        // the tasks, keys, secrets and signing key come from the database.
+        _s3 = await S3rverProcess.StartAsync();
         _a = await KinemaTestServer.StartAsync(Settings(render: true), Path.Combine(_sharedData, "a"));
         _b = await KinemaTestServer.StartAsync(Settings(render: false), Path.Combine(_sharedData, "b"));
     }
 
-    private Dictionary<string, string?> Settings(bool render) => new()
+    private Dictionary<string, string?> Settings(bool render) => new(_s3.KinemaSettings())
     {
         ["Kinema:Store:Provider"] = "postgres",
         ["ConnectionStrings:Kinema"] = _database,
         ["Kinema:Scheduler:Enabled"] = render ? "true" : "false",
         ["Kinema:Animatic:Preset"] = "ultrafast",
-        ["Kinema:Storage:Disk:Path"] = Path.Combine(_sharedData, "results"),
     };
 
     public async ValueTask DisposeAsync()
     {
         await _a.DisposeAsync();
         await _b.DisposeAsync();
+        await _s3.DisposeAsync();
         await TestPostgres.DropDatabaseAsync(_database);
         try
         {

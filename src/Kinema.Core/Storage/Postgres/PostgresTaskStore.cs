@@ -22,7 +22,13 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly TaskStoreOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<PendingCreate> _creates = Channel.CreateUnbounded<PendingCreate>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>
+    /// Batches in flight at once. Unlike SQLite, PostgreSQL commits concurrent transactions in parallel (and flushes
+    /// their WAL together), so while one batch waits for its commit the next is already being written.
+    /// </summary>
+    private const int ConcurrentBatches = 4;
+
+    private readonly Channel<PendingCreate> _creates = Channel.CreateUnbounded<PendingCreate>();
     private readonly Task _createLoop;
 
     private readonly Diagnostics.KinemaMetrics? _metrics;
@@ -34,7 +40,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         _time = time;
         _options = options;
         _logger = logger;
-        _createLoop = Task.Run(RunCreatesAsync);
+        _createLoop = Task.WhenAll(Enumerable.Range(0, ConcurrentBatches).Select(_ => Task.Run(RunCreatesAsync)));
     }
 
     public Task<CreateOutcome> CreateAsync(NewTask task, CancellationToken cancellationToken)
@@ -98,6 +104,12 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         var now = _time.GetUtcNow();
         var nowMs = now.ToUnixTimeMilliseconds();
         await using var connection = await _database.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        if (batch.TrueForAll(pending => pending.Task.IdempotencyKey is null))
+        {
+            await InsertUnkeyedAsync(connection, batch, now).ConfigureAwait(false);
+            return;
+        }
+
         await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
 
         // Keys seen earlier (in the table, or earlier in this batch) answer without inserting.
@@ -140,19 +152,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
                 inBatch[(task.TenantId, key)] = index;
             }
 
-            var id = TaskIds.New(now);
-            toInsert.Add((index, new TaskRecord
-            {
-                Id = id,
-                TenantId = task.TenantId,
-                Model = task.Request.Model,
-                Engine = task.Engine,
-                Request = task.Request,
-                State = TaskState.Pending,
-                CreatedAt = TaskRows.FromMilliseconds(nowMs),
-                UpdatedAt = TaskRows.FromMilliseconds(nowMs),
-                IdempotencyKey = task.IdempotencyKey,
-            }));
+            toInsert.Add((index, NewRecord(task, TaskIds.New(now), nowMs)));
         }
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
@@ -224,6 +224,51 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             batch[index].Completion.TrySetResult(outcomes[index]!);
         }
     }
+
+    /// <summary>
+    /// The common case, no idempotency keys: one statement, one round trip, committed on its own. The notice rides in
+    /// the same statement; PostgreSQL folds identical notices of one transaction into one.
+    /// </summary>
+    private async Task InsertUnkeyedAsync(NpgsqlConnection connection, List<PendingCreate> batch, DateTimeOffset now)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var records = batch.Select(pending => NewRecord(pending.Task, TaskIds.New(now), nowMs)).ToList();
+        await using var insert = new NpgsqlCommand("""
+            WITH inserted AS (
+                INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, request_hash)
+                SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, hash
+                FROM unnest(@ids, @tenants, @models, @engines, @requests, @hashes) AS t(id, tenant, model, engine, request, hash)
+                RETURNING 1)
+            SELECT pg_notify(@channel, @payload) FROM inserted
+            """, connection);
+        insert.Parameters.AddWithValue("now", nowMs);
+        AddTextArray(insert, "ids", records.Select(r => (string?)r.Id));
+        AddTextArray(insert, "tenants", records.Select(r => (string?)r.TenantId));
+        AddTextArray(insert, "models", records.Select(r => (string?)r.Model));
+        AddTextArray(insert, "engines", records.Select(r => (string?)r.Engine));
+        AddTextArray(insert, "requests", batch.Select(p => (string?)p.RequestJson));
+        AddTextArray(insert, "hashes", batch.Select(p => (string?)p.Task.RequestHash));
+        insert.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+        insert.Parameters.AddWithValue("payload", _database.Payload('n', ""));
+        await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+        for (var index = 0; index < batch.Count; index++)
+        {
+            batch[index].Completion.TrySetResult(new CreateOutcome(records[index], CreateOutcomeKind.Created));
+        }
+    }
+
+    private static TaskRecord NewRecord(NewTask task, string id, long nowMs) => new()
+    {
+        Id = id,
+        TenantId = task.TenantId,
+        Model = task.Request.Model,
+        Engine = task.Engine,
+        Request = task.Request,
+        State = TaskState.Pending,
+        CreatedAt = TaskRows.FromMilliseconds(nowMs),
+        UpdatedAt = TaskRows.FromMilliseconds(nowMs),
+        IdempotencyKey = task.IdempotencyKey,
+    };
 
     private static CreateOutcome Replay(TaskRecord earlier, string earlierHash, string requestHash) =>
         new(earlier, earlierHash == requestHash ? CreateOutcomeKind.Replayed : CreateOutcomeKind.KeyConflict);

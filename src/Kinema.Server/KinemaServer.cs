@@ -6,6 +6,7 @@ using Kinema.Engines.Animatic;
 using Kinema.Server.Auth;
 using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
+using Kinema.Server.OpenAi;
 using Kinema.Server.Operations;
 using Kinema.Server.Playground;
 using Kinema.Server.Results;
@@ -44,6 +45,9 @@ public static partial class KinemaServer
         services.AddSingleton(provider => new ResultUrlSigner(
             provider.GetRequiredService<SigningKey>().Value, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TaskStatusMapper>();
+        services.AddSingleton<GenerationSubmitter>();
+        services.AddSingleton<TaskCanceller>();
+        services.AddSingleton<VideoImages>();
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.ConfigureHttpJsonOptions(json =>
@@ -87,6 +91,7 @@ public static partial class KinemaServer
         v1.MapCancelTask();
         v1.MapTaskEvents();
         v1.MapWebhooks();
+        v1.MapOpenAiVideos();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
         app.MapPlayground();

@@ -123,25 +123,7 @@ internal sealed class S3rverProcess : IAsyncDisposable
         }
     }
 
-    /// <summary><c>KINEMA_TEST_NODE_MODULES</c> (set by <c>./test</c>), else <c>tests/node/node_modules</c> found above the test binaries.</summary>
-    private static string NodeModules()
-    {
-        if (Environment.GetEnvironmentVariable("KINEMA_TEST_NODE_MODULES") is { Length: > 0 } configured)
-        {
-            return configured;
-        }
-
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "tests", "node", "node_modules");
-            if (Directory.Exists(Path.Combine(candidate, "s3rver")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException("s3rver is not installed: run 'cd tests/node && npm ci' (./test does it).");
-    }
+    private static string NodeModules() => Testing.NodeModules.Find("s3rver");
 
     private static int FreePort()
     {

@@ -13,7 +13,7 @@ public sealed record GenerationRequest
     public string Mode { get; init; } = GenerationModes.Standard;
 
     /// <summary>Length in whole seconds, 3 to 15.</summary>
-    public int Duration { get; init; } = 5;
+    public int Duration { get; init; } = Rules.GenerationRequestRules.DefaultDuration;
 
     /// <summary><c>16:9</c>, <c>9:16</c> or <c>1:1</c>.</summary>
     public string AspectRatio { get; init; } = AspectRatios.Landscape;
@@ -45,8 +45,26 @@ public sealed record GenerationRequest
     /// <summary>Kinema addition: a URL notified when the task ends.</summary>
     public string? CallbackUrl { get; init; }
 
+    /// <summary>
+    /// Kinema addition, never part of the wire body: set when the task was made through another API's façade (the
+    /// OpenAI Videos API), so that façade can show the task in its own shape and announce it with its own events.
+    /// </summary>
+    public FacadeOrigin? Facade { get; init; }
+
     /// <summary>True when the request has a first frame (image-to-video).</summary>
     public bool IsImageToVideo => ImageUrls.Count > 0;
+}
+
+/// <summary>Which façade made a task, and what that façade needs to remember about it.</summary>
+/// <param name="Api">The façade, e.g. <see cref="OpenAiVideos"/>.</param>
+/// <param name="RemixedFromVideoId">The video (task id) this one remixes, when it is a remix.</param>
+public sealed record FacadeOrigin(string Api, string? RemixedFromVideoId = null)
+{
+    /// <summary>The OpenAI Videos API at <c>/v1/videos</c>.</summary>
+    public const string OpenAiVideos = "openai.videos";
+
+    /// <summary>True when the OpenAI Videos façade made the task.</summary>
+    public bool IsOpenAiVideo => Api == OpenAiVideos;
 }
 
 /// <summary>One shot of a multi-shot storyboard.</summary>

@@ -82,7 +82,7 @@ public static partial class GenerationRequestRules
             Model = model!,
             Prompt = prompt,
             Mode = mode ?? GenerationModes.Standard,
-            Duration = duration ?? 5,
+            Duration = duration ?? DefaultDuration,
             AspectRatio = aspectRatio ?? AspectRatios.Landscape,
             NegativePrompt = negativePrompt,
             ImageUrls = images,

@@ -33,6 +33,8 @@ public static partial class GenerationRequestRules
     public const int MaxPromptLength = 2500;
     /// <summary>The cap on one shot's prompt.</summary>
     public const int MaxShotPromptLength = 512;
+    /// <summary>The duration when a request names none, seconds.</summary>
+    public const int DefaultDuration = 5;
     /// <summary>Shortest video, seconds.</summary>
     public const int MinDuration = 3;
     /// <summary>Longest video, seconds.</summary>

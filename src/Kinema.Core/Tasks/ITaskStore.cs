@@ -30,6 +30,12 @@ public interface ITaskStore
     /// <summary>A page of a tenant's tasks, newest first, after an optional cursor.</summary>
     Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Removes a tenant's task row (its result files are the caller's to remove from result storage); true when it
+    /// existed. Cancel a running task first: a worker still holding the lease loses it and its completion is refused.
+    /// </summary>
+    Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken);
+
     /// <summary>How many tasks wait for a worker (status pending); the queue-depth gauge samples it every few seconds.</summary>
     Task<int> CountPendingAsync(CancellationToken cancellationToken);
 

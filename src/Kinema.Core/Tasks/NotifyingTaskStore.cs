@@ -101,6 +101,18 @@ internal sealed class NotifyingTaskStore : ITaskStore
         return outcome;
     }
 
+    public async Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken)
+    {
+        var deleted = await _inner.DeleteAsync(tenantId, taskId, cancellationToken);
+        if (deleted)
+        {
+            // Watchers of the task hear of it (and find it gone); the cached state is dropped by the same event.
+            Publish(taskId);
+        }
+
+        return deleted;
+    }
+
     public Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken) =>
         _inner.ListAsync(tenantId, query, cancellationToken);
 

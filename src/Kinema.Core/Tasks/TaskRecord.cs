@@ -108,9 +108,11 @@ public sealed record CancelOutcome(TaskRecord? Task, bool Cancelled);
 /// <param name="State">Only tasks in this state.</param>
 /// <param name="Model">Only tasks of this model.</param>
 /// <param name="CreatedAfter">Only tasks created after this instant.</param>
-public sealed record TaskQuery(int Limit, string? After = null, TaskState? State = null, string? Model = null, DateTimeOffset? CreatedAfter = null);
+/// <param name="Ascending">Oldest first (then <paramref name="After"/> names the previous page's newest task).</param>
+public sealed record TaskQuery(
+    int Limit, string? After = null, TaskState? State = null, string? Model = null, DateTimeOffset? CreatedAfter = null, bool Ascending = false);
 
-/// <summary>One page of tasks, newest first.</summary>
+/// <summary>One page of tasks, newest first (oldest first when <see cref="TaskQuery.Ascending"/>).</summary>
 /// <param name="Tasks">The tasks.</param>
 /// <param name="HasMore">Whether older tasks match.</param>
 /// <param name="NextCursor">Pass as <see cref="TaskQuery.After"/> for the next page.</param>

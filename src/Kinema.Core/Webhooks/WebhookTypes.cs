@@ -42,9 +42,13 @@ public static class WebhookEvents
     public const string Failed = "task.failed";
     /// <summary>A task was cancelled.</summary>
     public const string Cancelled = "task.cancelled";
+    /// <summary>A video made through the OpenAI Videos façade completed (OpenAI's event, in OpenAI's shape).</summary>
+    public const string VideoCompleted = "video.completed";
+    /// <summary>A video made through the OpenAI Videos façade failed or was cancelled (OpenAI's event).</summary>
+    public const string VideoFailed = "video.failed";
 
-    /// <summary>Every event type.</summary>
-    public static IReadOnlyList<string> All { get; } = [Completed, Failed, Cancelled];
+    /// <summary>Every event type; an endpoint added without a filter receives them all.</summary>
+    public static IReadOnlyList<string> All { get; } = [Completed, Failed, Cancelled, VideoCompleted, VideoFailed];
 }
 
 /// <summary>A tenant's standing webhook endpoint.</summary>

@@ -1,5 +1,4 @@
 using Kinema.Contracts.Responses;
-using Kinema.Core.Scheduling;
 using Kinema.Core.Tasks;
 using Kinema.Server.Auth;
 using Kinema.Server.Errors;
@@ -9,7 +8,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Kinema.Server.Endpoints;
 
 /// <summary><c>POST /v1/tasks/{task_id}/cancel</c>: a pending task never runs; a running one stops.</summary>
-internal static partial class CancelTaskEndpoint
+internal static class CancelTaskEndpoint
 {
     public static RouteHandlerBuilder MapCancelTask(this RouteGroupBuilder group) =>
         group.MapPost("/tasks/{task_id}/cancel", HandleAsync)
@@ -19,12 +18,8 @@ internal static partial class CancelTaskEndpoint
     internal static async Task<Results<Ok<TaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string task_id,
         HttpContext http,
-        ITaskStore store,
-        RunningTasks running,
-        Core.Engines.EngineRegistry engines,
-        ILoggerFactory loggers,
+        TaskCanceller canceller,
         TaskStatusMapper mapper,
-        Core.Diagnostics.KinemaMetrics metrics,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -33,7 +28,7 @@ internal static partial class CancelTaskEndpoint
             return ApiErrors.TaskNotFound(task_id);
         }
 
-        var outcome = await store.CancelAsync(tenant.TenantId, task_id, cancellationToken);
+        var outcome = await canceller.CancelAsync(tenant.TenantId, task_id, cancellationToken);
         if (outcome.Task is null)
         {
             return ApiErrors.TaskNotFound(task_id);
@@ -45,23 +40,6 @@ internal static partial class CancelTaskEndpoint
                 $"the task is already {outcome.Task.State.ToWire()} and can no longer be cancelled", "task_id");
         }
 
-        metrics.TaskCancelled(outcome.Task.Upstream?.Engine ?? outcome.Task.Engine, outcome.Task.Model);
-        running.TryStop(task_id);
-        if (outcome.Task.Upstream is { } handle && engines.Find(handle.Engine) is Core.Engines.IUpstreamEngine upstream)
-        {
-            try
-            {
-                await upstream.CancelAsync(handle, cancellationToken);
-            }
-            catch (Core.Engines.UpstreamException exception)
-            {
-                // Cancelled here either way; the upstream may still finish (and bill) it, which the log records.
-                LogUpstreamCancelFailed(loggers.CreateLogger("Kinema.Server.Cancel"), task_id, exception);
-            }
-        }
         return TypedResults.Ok(new TaskResponse(200, mapper.Map(outcome.Task, http.Request)));
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream cancel of {TaskId} failed")]
-    private static partial void LogUpstreamCancelFailed(ILogger logger, string taskId, Exception exception);
 }

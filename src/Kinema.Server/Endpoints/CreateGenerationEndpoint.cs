@@ -1,24 +1,15 @@
-using System.Security.Cryptography;
 using System.Text.Json;
-using Kinema.Contracts.Json;
 using Kinema.Contracts.Responses;
 using Kinema.Contracts.Rules;
-using Kinema.Core.Engines;
-using Kinema.Core.Fetching;
-using Kinema.Core.Scheduling;
-using Kinema.Core.Tasks;
 using Kinema.Server.Auth;
 using Kinema.Server.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 
 namespace Kinema.Server.Endpoints;
 
 /// <summary><c>POST /v1/videos/generations</c>: validate, write durably, answer with the task id.</summary>
 internal static class CreateGenerationEndpoint
 {
-    private const int MaxIdempotencyKeyLength = 255;
-
     public static RouteHandlerBuilder MapCreateGeneration(this RouteGroupBuilder group) =>
         group.MapPost("/videos/generations", HandleAsync)
             .WithName("CreateGeneration")
@@ -26,12 +17,7 @@ internal static class CreateGenerationEndpoint
 
     internal static async Task<Results<Ok<CreateTaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         HttpContext http,
-        ITaskStore store,
-        EngineRouter router,
-        EngineRegistry registry,
-        TaskQueueSignal signal,
-        Core.Diagnostics.KinemaMetrics metrics,
-        IOptions<FetchOptions> fetchOptions,
+        GenerationSubmitter submitter,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -60,64 +46,16 @@ internal static class CreateGenerationEndpoint
 
         using (document)
         {
-            var parsed = GenerationRequestRules.Parse(
-                document.RootElement,
-                new GenerationRuleOptions
-                {
-                    AllowPrivateNetworks = fetchOptions.Value.AllowPrivateNetworks,
-                    MaxImageBytes = fetchOptions.Value.MaxImageBytes,
-                    MaxImagePixels = fetchOptions.Value.MaxImagePixels,
-                });
+            var parsed = GenerationRequestRules.Parse(document.RootElement, submitter.RuleOptions);
             if (!parsed.IsValid)
             {
                 return ApiErrors.FromViolations(parsed.Violations);
             }
 
-            var request = parsed.Request!;
-            var engines = router.EnginesFor(request.Model);
-            if (engines.Count == 0)
-            {
-                return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable,
-                    $"no engine is configured for model '{request.Model}'", "model");
-            }
-
-            // An upstream that cannot honour a field refuses the task now, rather than silently dropping it.
-            if (registry.Find(engines[0]) is IUpstreamEngine upstream && upstream.Unsupported(request) is { Count: > 0 } unsupported)
-            {
-                return ApiErrors.FromViolations(unsupported);
-            }
-
-            var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
-            if (idempotencyKey.Length > MaxIdempotencyKeyLength)
-            {
-                return ApiErrors.Create(StatusCodes.Status400BadRequest,
-                    $"the Idempotency-Key header must be at most {MaxIdempotencyKeyLength} characters", "Idempotency-Key");
-            }
-
-            var requestJson = Core.Storage.Sqlite.SqliteTaskStore.SerializeRequest(request);
-            var outcome = await store.CreateAsync(
-                new NewTask(tenant.TenantId, engines[0], request, idempotencyKey.Length > 0 ? idempotencyKey : null,
-                    HashOf(requestJson), requestJson),
-                cancellationToken);
-            switch (outcome.Kind)
-            {
-                case CreateOutcomeKind.KeyConflict:
-                    return ApiErrors.Create(StatusCodes.Status409Conflict,
-                        $"the Idempotency-Key was already used with a different request body (task {outcome.Task!.Id}); use a new key for a new request",
-                        "Idempotency-Key");
-                case CreateOutcomeKind.Replayed:
-                    http.Response.Headers["Idempotent-Replayed"] = "true";
-                    break;
-                default:
-                    metrics.TaskCreated(engines[0], request.Model);
-                    signal.Notify();
-                    break;
-            }
-
-            return TypedResults.Ok(new CreateTaskResponse(200, [new SubmittedTask("submitted", outcome.Task!.Id)]));
+            var submission = await submitter.SubmitAsync(http, tenant.TenantId, parsed.Request!, cancellationToken);
+            return submission.Error is { } error
+                ? error
+                : TypedResults.Ok(new CreateTaskResponse(200, [new SubmittedTask("submitted", submission.Task!.Id)]));
         }
     }
-
-    private static string HashOf(string canonicalJson) =>
-        Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonicalJson)));
 }

@@ -252,6 +252,81 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task List_pages_oldest_first_when_ascending()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await Node.Tasks.CreateAsync(NewTask(prompt: $"p{i}"), CancellationToken.None);
+            Time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        var first = await Node.Tasks.ListAsync("t1", new TaskQuery(2, Ascending: true), CancellationToken.None);
+        var second = await Node.Tasks.ListAsync("t1", new TaskQuery(2, After: first.NextCursor, Ascending: true), CancellationToken.None);
+        var third = await Node.Tasks.ListAsync("t1", new TaskQuery(2, After: second.NextCursor, Ascending: true), CancellationToken.None);
+
+        first.Tasks.Select(t => t.Request.Prompt).Should().Equal("p0", "p1");
+        second.Tasks.Select(t => t.Request.Prompt).Should().Equal("p2", "p3");
+        third.Tasks.Select(t => t.Request.Prompt).Should().Equal("p4");
+        third.HasMore.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Delete_removes_the_tenants_task_and_nothing_else()
+    {
+        var id = (await Node.Tasks.CreateAsync(NewTask(), CancellationToken.None)).Task!.Id;
+        var kept = (await Node.Tasks.CreateAsync(NewTask(prompt: "kept"), CancellationToken.None)).Task!.Id;
+
+        (await Node.Tasks.DeleteAsync("t2", id, CancellationToken.None)).Should().BeFalse("another tenant's task");
+        (await Node.Tasks.DeleteAsync("t1", id, CancellationToken.None)).Should().BeTrue();
+        (await Node.Tasks.DeleteAsync("t1", id, CancellationToken.None)).Should().BeFalse("it is gone");
+
+        (await Node.Tasks.GetAsync("t1", id, CancellationToken.None)).Should().BeNull();
+        (await Node.Tasks.GetAsync("t1", kept, CancellationToken.None)).Should().NotBeNull();
+        (await Node.Tasks.ListAsync("t1", new TaskQuery(10), CancellationToken.None)).Tasks.Select(t => t.Id).Should().Equal(kept);
+    }
+
+    [Fact]
+    public async Task Facade_videos_are_announced_with_openai_video_events_to_the_endpoints_that_want_them()
+    {
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", WebhookEvents.All, CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/tasks", [WebhookEvents.Completed, WebhookEvents.Cancelled], CancellationToken.None);
+        NewTask Video(string prompt) => NewTask(prompt: prompt) with
+        {
+            Request = new GenerationRequest
+            {
+                Model = ModelNames.KlingV3, Prompt = prompt,
+                Facade = new FacadeOrigin(FacadeOrigin.OpenAiVideos, RemixedFromVideoId: "task_01KB000000000000000000000Z"),
+            },
+        };
+        var completed = (await Node.Tasks.CreateAsync(Video("done"), CancellationToken.None)).Task!.Id;
+        await Node.Tasks.ClaimNextAsync("w", Lease, CancellationToken.None);
+        await Node.Tasks.CompleteAsync(completed, "w", new StoredResult { VideoName = "v.mp4" }, CancellationToken.None);
+        var cancelled = (await Node.Tasks.CreateAsync(Video("stopped"), CancellationToken.None)).Task!.Id;
+        await Node.Tasks.CancelAsync("t1", cancelled, CancellationToken.None);
+        var plain = (await Node.Tasks.CreateAsync(NewTask(prompt: "contract"), CancellationToken.None)).Task!.Id;
+        await Node.Tasks.CancelAsync("t1", plain, CancellationToken.None);
+
+        (await Node.Tasks.GetAsync("t1", completed, CancellationToken.None))!.Request.Facade.Should()
+            .Be(new FacadeOrigin(FacadeOrigin.OpenAiVideos, "task_01KB000000000000000000000Z"), "the façade's origin is kept with the request");
+        await Node.Webhooks.EnqueueFinishedTasksAsync(100, task => $$"""{"id":"{{task.Id}}"}""", CancellationToken.None);
+        var deliveries = await Node.Webhooks.ListDeliveriesAsync("t1", 100, CancellationToken.None);
+
+        deliveries.Select(d => (d.TaskId, d.Url, d.EventType)).Should().BeEquivalentTo(new[]
+        {
+            (completed, "https://hooks.example/all", WebhookEvents.Completed),
+            (completed, "https://hooks.example/all", WebhookEvents.VideoCompleted),
+            (completed, "https://hooks.example/tasks", WebhookEvents.Completed),
+            (cancelled, "https://hooks.example/all", WebhookEvents.Cancelled),
+            (cancelled, "https://hooks.example/all", WebhookEvents.VideoFailed),
+            (cancelled, "https://hooks.example/tasks", WebhookEvents.Cancelled),
+            (plain, "https://hooks.example/all", WebhookEvents.Cancelled),
+            (plain, "https://hooks.example/tasks", WebhookEvents.Cancelled),
+        }, "a task made through the contract produces no video event");
+        var videoEvent = deliveries.Single(d => d.EventType == WebhookEvents.VideoCompleted).Payload;
+        videoEvent.Should().MatchRegex($$"""^\{"id":"evt_[0-9A-Z]{26}","object":"event","type":"video.completed","created_at":\d+,"data":\{"id":"{{completed}}"\}\}$""");
+    }
+
+    [Fact]
     public async Task Upstream_life_is_fenced_by_the_lease_then_by_the_upstream_id()
     {
         var id = (await Node.Tasks.CreateAsync(NewTask(engine: "kling"), CancellationToken.None)).Task!.Id;

@@ -427,7 +427,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         command.Parameters.AddWithValue("tenant", tenantId);
         if (query.After is { } after)
         {
-            conditions.Add("id < @after");
+            conditions.Add(query.Ascending ? "id > @after" : "id < @after");
             command.Parameters.AddWithValue("after", after);
         }
 
@@ -449,7 +449,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             command.Parameters.AddWithValue("created_after", createdAfter.ToUnixTimeMilliseconds());
         }
 
-        command.CommandText = $"SELECT {TaskRows.Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id DESC LIMIT @limit";
+        command.CommandText = $"SELECT {TaskRows.Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id {(query.Ascending ? "ASC" : "DESC")} LIMIT @limit";
         command.Parameters.AddWithValue("limit", query.Limit + 1);
         var tasks = await ReadAllAsync(command, cancellationToken);
         var hasMore = tasks.Count > query.Limit;
@@ -459,6 +459,28 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         }
 
         return new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null);
+    }
+
+    public async Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        // Announced like a change, so other nodes drop their cached state of the task.
+        await using var command = new NpgsqlCommand("""
+            WITH deleted AS (DELETE FROM tasks WHERE id = @id AND tenant_id = @tenant RETURNING id)
+            SELECT pg_notify(@channel, @payload) FROM deleted
+            """, connection);
+        command.Parameters.AddWithValue("id", taskId);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+        command.Parameters.AddWithValue("payload", _database.Payload('c', taskId));
+        var rows = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows++;
+        }
+
+        return rows == 1;
     }
 
     public async Task<int> CountPendingAsync(CancellationToken cancellationToken)

@@ -84,45 +84,28 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
         var made = 0;
         foreach (var task in finished)
         {
-            var eventType = task.State switch
-            {
-                TaskState.Completed => WebhookEvents.Completed,
-                TaskState.Failed => WebhookEvents.Failed,
-                _ => WebhookEvents.Cancelled,
-            };
             if (!endpointsByTenant.TryGetValue(task.TenantId, out var endpoints))
             {
                 endpoints = await ReadEndpointsAsync(connection, task.TenantId, cancellationToken);
                 endpointsByTenant[task.TenantId] = endpoints;
             }
 
-            var targets = new List<(string? EndpointId, string Url)>();
-            if (task.Request.CallbackUrl is { } callback)
+            foreach (var (endpointId, url, eventType, body) in WebhookEventPlan.For(task, endpoints, payload, now))
             {
-                targets.Add((null, callback));
-            }
-
-            targets.AddRange(endpoints.Where(e => e.DisabledAt is null && e.Events.Contains(eventType)).Select(e => ((string?)e.Id, e.Url)));
-            if (targets.Count > 0)
-            {
-                var body = $$"""{"type":"{{eventType}}","timestamp":"{{now.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}}","data":{{payload(task)}}}""";
-                foreach (var (endpointId, url) in targets)
-                {
-                    var insert = new NpgsqlBatchCommand("""
-                        INSERT INTO webhook_deliveries (id, tenant_id, task_id, endpoint_id, url, event_type, payload, status, next_attempt_at, created_at)
-                        VALUES (@id, @tenant, @task, @endpoint, @url, @type, @payload, 'pending', @now, @now)
-                        """);
-                    insert.Parameters.AddWithValue("id", "msg_" + TaskIds.New(now)[TaskIds.Prefix.Length..]);
-                    insert.Parameters.AddWithValue("tenant", task.TenantId);
-                    insert.Parameters.AddWithValue("task", task.Id);
-                    insert.Parameters.AddWithValue("endpoint", (object?)endpointId ?? DBNull.Value);
-                    insert.Parameters.AddWithValue("url", url);
-                    insert.Parameters.AddWithValue("type", eventType);
-                    insert.Parameters.AddWithValue("payload", body);
-                    insert.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
-                    batch.BatchCommands.Add(insert);
-                    made++;
-                }
+                var insert = new NpgsqlBatchCommand("""
+                    INSERT INTO webhook_deliveries (id, tenant_id, task_id, endpoint_id, url, event_type, payload, status, next_attempt_at, created_at)
+                    VALUES (@id, @tenant, @task, @endpoint, @url, @type, @payload, 'pending', @now, @now)
+                    """);
+                insert.Parameters.AddWithValue("id", "msg_" + TaskIds.New(now)[TaskIds.Prefix.Length..]);
+                insert.Parameters.AddWithValue("tenant", task.TenantId);
+                insert.Parameters.AddWithValue("task", task.Id);
+                insert.Parameters.AddWithValue("endpoint", (object?)endpointId ?? DBNull.Value);
+                insert.Parameters.AddWithValue("url", url);
+                insert.Parameters.AddWithValue("type", eventType);
+                insert.Parameters.AddWithValue("payload", body);
+                insert.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
+                batch.BatchCommands.Add(insert);
+                made++;
             }
         }
 

@@ -232,7 +232,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         command.Parameters.AddWithValue("$tenant", tenantId);
         if (query.After is { } after)
         {
-            conditions.Add("id < $after");
+            conditions.Add(query.Ascending ? "id > $after" : "id < $after");
             command.Parameters.AddWithValue("$after", after);
         }
 
@@ -254,7 +254,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             command.Parameters.AddWithValue("$created_after", createdAfter.ToUnixTimeMilliseconds());
         }
 
-        command.CommandText = $"SELECT {Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id DESC LIMIT $limit";
+        command.CommandText = $"SELECT {Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id {(query.Ascending ? "ASC" : "DESC")} LIMIT $limit";
         command.Parameters.AddWithValue("$limit", query.Limit + 1);
         using var reader = command.ExecuteReader();
         var tasks = new List<TaskRecord>(query.Limit + 1);
@@ -271,6 +271,16 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
 
         return Task.FromResult(new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null));
     }
+
+    public Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken) =>
+        database.WriteAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM tasks WHERE id = $id AND tenant_id = $tenant";
+            command.Parameters.AddWithValue("$id", taskId);
+            command.Parameters.AddWithValue("$tenant", tenantId);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
 
     public Task<int> CountPendingAsync(CancellationToken cancellationToken)
     {

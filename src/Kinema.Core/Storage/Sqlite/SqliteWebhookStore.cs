@@ -94,42 +94,23 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
             var made = 0;
             foreach (var task in finished)
             {
-                var eventType = task.State switch
+                foreach (var (endpointId, url, eventType, body) in WebhookEventPlan.For(task, ReadEndpoints(connection, task.TenantId), payload, now))
                 {
-                    TaskState.Completed => WebhookEvents.Completed,
-                    TaskState.Failed => WebhookEvents.Failed,
-                    _ => WebhookEvents.Cancelled,
-                };
-                var targets = new List<(string? EndpointId, string Url)>();
-                if (task.Request.CallbackUrl is { } callback)
-                {
-                    targets.Add((null, callback));
-                }
-
-                targets.AddRange(ReadEndpoints(connection, task.TenantId)
-                    .Where(e => e.DisabledAt is null && e.Events.Contains(eventType))
-                    .Select(e => ((string?)e.Id, e.Url)));
-                if (targets.Count > 0)
-                {
-                    var body = $$"""{"type":"{{eventType}}","timestamp":"{{now.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}}","data":{{payload(task)}}}""";
-                    foreach (var (endpointId, url) in targets)
-                    {
-                        using var insert = connection.CreateCommand();
-                        insert.CommandText = """
-                            INSERT INTO webhook_deliveries (id, tenant_id, task_id, endpoint_id, url, event_type, payload, status, next_attempt_at, created_at)
-                            VALUES ($id, $tenant, $task, $endpoint, $url, $type, $payload, 'pending', $now, $now)
-                            """;
-                        insert.Parameters.AddWithValue("$id", "msg_" + TaskIds.New(now)[TaskIds.Prefix.Length..]);
-                        insert.Parameters.AddWithValue("$tenant", task.TenantId);
-                        insert.Parameters.AddWithValue("$task", task.Id);
-                        insert.Parameters.AddWithValue("$endpoint", (object?)endpointId ?? DBNull.Value);
-                        insert.Parameters.AddWithValue("$url", url);
-                        insert.Parameters.AddWithValue("$type", eventType);
-                        insert.Parameters.AddWithValue("$payload", body);
-                        insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-                        insert.ExecuteNonQuery();
-                        made++;
-                    }
+                    using var insert = connection.CreateCommand();
+                    insert.CommandText = """
+                        INSERT INTO webhook_deliveries (id, tenant_id, task_id, endpoint_id, url, event_type, payload, status, next_attempt_at, created_at)
+                        VALUES ($id, $tenant, $task, $endpoint, $url, $type, $payload, 'pending', $now, $now)
+                        """;
+                    insert.Parameters.AddWithValue("$id", "msg_" + TaskIds.New(now)[TaskIds.Prefix.Length..]);
+                    insert.Parameters.AddWithValue("$tenant", task.TenantId);
+                    insert.Parameters.AddWithValue("$task", task.Id);
+                    insert.Parameters.AddWithValue("$endpoint", (object?)endpointId ?? DBNull.Value);
+                    insert.Parameters.AddWithValue("$url", url);
+                    insert.Parameters.AddWithValue("$type", eventType);
+                    insert.Parameters.AddWithValue("$payload", body);
+                    insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+                    insert.ExecuteNonQuery();
+                    made++;
                 }
 
                 using var mark = connection.CreateCommand();

@@ -109,6 +109,21 @@ public sealed class VideoFacadeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_video_cancelled_through_the_task_api_is_a_failed_video_with_the_code_cancelled()
+    {
+        var (_, video, _) = await SendAsync(Json(HttpMethod.Post, "/v1/videos", """{"prompt":"stop me","seconds":"3"}"""));
+        var id = video.GetProperty("id").GetString();
+        using var cancel = await _server.Alice.PostAsync($"/v1/tasks/{id}/cancel", null);
+        cancel.StatusCode.Should().Be(HttpStatusCode.OK);
+
+        var (_, cancelled, _) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/v1/videos/{id}"));
+
+        cancelled.GetProperty("status").GetString().Should().Be("failed");
+        cancelled.GetProperty("error").GetProperty("code").GetString().Should().Be("cancelled");
+        cancelled.GetProperty("completed_at").GetInt64().Should().BePositive();
+    }
+
+    [Fact]
     public async Task A_contract_task_reads_as_a_video_with_its_size_from_mode_and_aspect_ratio()
     {
         var id = await _server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"contract","mode":"4k","duration":7,"aspect_ratio":"1:1"}""");

@@ -260,7 +260,9 @@ internal sealed record VideoCreateForm
             return violation;
         }
 
-        var message = violation.Message.StartsWith(violation.Param, StringComparison.Ordinal)
+        // seconds and input_reference are the same values renamed; size stands for mode and aspect ratio together, so a
+        // message about either keeps its own words.
+        var message = field != "size" && violation.Message.StartsWith(violation.Param, StringComparison.Ordinal)
             ? field + violation.Message[violation.Param.Length..]
             : violation.Message;
         return new RuleViolation(field, message);

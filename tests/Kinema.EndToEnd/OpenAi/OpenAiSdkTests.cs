@@ -149,6 +149,51 @@ public sealed class OpenAiSdkTests(ServerFixture fixture) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task The_readme_snippet_runs_unchanged_but_for_the_base_url()
+    {
+        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "README.md"));
+        var section = readme[readme.IndexOf("## OpenAI SDK", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```js\n", StringComparison.Ordinal) + "```js\n".Length;
+        var snippet = section[start..section.IndexOf("```", start, StringComparison.Ordinal)]
+            .Replace("http://127.0.0.1:8080/v1", new Uri(Server.BaseAddress, "/v1").ToString(), StringComparison.Ordinal);
+        var directory = Directory.CreateDirectory(Path.Combine(fixture.Downloads, "readme-" + Guid.NewGuid().ToString("N"))).FullName;
+        await File.WriteAllTextAsync(Path.Combine(directory, "snippet.mjs"), snippet);
+        // `import … from 'openai'` resolves through a node_modules beside the script, as in a user's project.
+        Directory.CreateSymbolicLink(Path.Combine(directory, "node_modules"), NodeModules.Find("openai"));
+        await File.WriteAllBytesAsync(Path.Combine(directory, "first.png"), TestImages.Solid(640, 360, SKColors.SteelBlue));
+
+        var startInfo = new System.Diagnostics.ProcessStartInfo("node", ["snippet.mjs"])
+        {
+            WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        startInfo.Environment["KINEMA_API_KEY"] = await NewTenantKeyAsync("readme");
+        using var process = System.Diagnostics.Process.Start(startInfo)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+
+        process.ExitCode.Should().Be(0, await error);
+        (await output).Should().MatchRegex("task_[0-9A-Z]{26} (queued|in_progress|completed)", "the list prints the remix and the video");
+        var media = await Ffprobe.ProbeAsync(Path.Combine(directory, "boat.mp4"));
+        (media.Width, media.Height).Should().Be((1920, 1080));
+        media.Duration.Should().BeApproximately(5, 0.3);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Kinema.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Kinema.sln not found above the test binaries");
+    }
+
+    [Fact]
     public async Task Sdk_raises_its_typed_errors_from_kinemas_envelope()
     {
         var sdk = Sdk();

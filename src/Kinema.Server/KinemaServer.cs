@@ -6,6 +6,7 @@ using Kinema.Engines.Animatic;
 using Kinema.Server.Auth;
 using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
+using Kinema.Server.OpenApi;
 using Kinema.Server.Operations;
 using Kinema.Server.Playground;
 using Kinema.Server.Results;
@@ -44,6 +45,8 @@ public static partial class KinemaServer
         services.AddSingleton(provider => new ResultUrlSigner(
             provider.GetRequiredService<SigningKey>().Value, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TaskStatusMapper>();
+        services.AddSingleton<Uploads.UploadUrls>();
+        services.AddSingleton<IOwnImageReader>(provider => provider.GetRequiredService<Uploads.UploadUrls>());
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.ConfigureHttpJsonOptions(json =>
@@ -55,7 +58,7 @@ public static partial class KinemaServer
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire);
         });
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(1, ServerJsonContext.Default));
-        services.AddOpenApi();
+        services.AddOpenApi(KinemaOpenApi.Configure);
         services.AddProblemDetails();
         services.AddKinemaTelemetry(builder.Configuration);
         services.AddKinemaReadiness();
@@ -81,12 +84,15 @@ public static partial class KinemaServer
 
         var v1 = app.MapGroup("/v1").WithTags("Tasks");
         TenantContext.RequireApiKey(v1);
+        v1.ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status500InternalServerError);
         v1.MapCreateGeneration();
         v1.MapGetTask();
         v1.MapListTasks();
         v1.MapCancelTask();
         v1.MapTaskEvents();
         v1.MapWebhooks();
+        v1.MapModels();
+        v1.MapUploadImage();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
         app.MapPlayground();

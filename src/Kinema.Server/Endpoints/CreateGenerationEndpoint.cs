@@ -22,7 +22,11 @@ internal static class CreateGenerationEndpoint
     public static RouteHandlerBuilder MapCreateGeneration(this RouteGroupBuilder group) =>
         group.MapPost("/videos/generations", HandleAsync)
             .WithName("CreateGeneration")
-            .WithSummary("Create a video-generation task");
+            .WithSummary("Create a video-generation task")
+            .WithDescription("Asynchronous: answers at once with the task id; poll GET /v1/tasks/{task_id}, stream its events or "
+                             + "pass callback_url. Send Idempotency-Key to make retries safe; a replay answers with Idempotency-Replayed: true.")
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge,
+                StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status503ServiceUnavailable);
 
     internal static async Task<Results<Ok<CreateTaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         HttpContext http,
@@ -32,6 +36,8 @@ internal static class CreateGenerationEndpoint
         TaskQueueSignal signal,
         Core.Diagnostics.KinemaMetrics metrics,
         IOptions<FetchOptions> fetchOptions,
+        Uploads.UploadUrls uploads,
+        IOptions<KinemaServerOptions> serverOptions,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -67,6 +73,7 @@ internal static class CreateGenerationEndpoint
                     AllowPrivateNetworks = fetchOptions.Value.AllowPrivateNetworks,
                     MaxImageBytes = fetchOptions.Value.MaxImageBytes,
                     MaxImagePixels = fetchOptions.Value.MaxImagePixels,
+                    OwnImageUrls = uploads.ForTenant(tenant.TenantId, OwnAuthorities(http.Request, serverOptions.Value)),
                 });
             if (!parsed.IsValid)
             {
@@ -106,6 +113,8 @@ internal static class CreateGenerationEndpoint
                         $"the Idempotency-Key was already used with a different request body (task {outcome.Task!.Id}); use a new key for a new request",
                         "Idempotency-Key");
                 case CreateOutcomeKind.Replayed:
+                    // The aggregator's client reads Idempotency-Replayed; Idempotent-Replayed is kept for earlier clients.
+                    http.Response.Headers["Idempotency-Replayed"] = "true";
                     http.Response.Headers["Idempotent-Replayed"] = "true";
                     break;
                 default:
@@ -117,6 +126,12 @@ internal static class CreateGenerationEndpoint
             return TypedResults.Ok(new CreateTaskResponse(200, [new SubmittedTask("submitted", outcome.Task!.Id)]));
         }
     }
+
+    /// <summary>The hosts this server is reached on: the request's, and the configured public base URL's.</summary>
+    private static string[] OwnAuthorities(HttpRequest request, KinemaServerOptions options) =>
+        Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out var configured)
+            ? [request.Host.Value ?? "", configured.Authority]
+            : [request.Host.Value ?? ""];
 
     private static string HashOf(string canonicalJson) =>
         Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonicalJson)));

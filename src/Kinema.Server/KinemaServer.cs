@@ -54,6 +54,9 @@ public static partial class KinemaServer
             // The contract is snake_case with absent fields left out; messages keep their quotes readable.
             json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+            // The web defaults also read numbers from strings; the contract refuses "6" for 6, and the OpenAPI document
+            // would otherwise describe every integer as "integer or string", which generated clients cannot type.
+            json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
             json.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire);
         });

@@ -205,5 +205,6 @@ public static class GenerationRequestSchema
         new() { Name = name, Type = "boolean", Description = description };
 
     private static FieldRule ImageUrl(string description) =>
-        new() { Name = "url", Type = "string", MinLength = 1, Description = description };
+        // No "format": uri — generated clients would type it System.Uri, which cannot hold a 20 MiB data URI.
+        new() { Name = "url", Type = "string", Description = description };
 }

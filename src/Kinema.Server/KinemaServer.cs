@@ -7,6 +7,7 @@ using Kinema.Server.Auth;
 using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
 using Kinema.Server.OpenAi;
+using Kinema.Server.OpenApi;
 using Kinema.Server.Operations;
 using Kinema.Server.Playground;
 using Kinema.Server.Results;
@@ -48,6 +49,8 @@ public static partial class KinemaServer
         services.AddSingleton<GenerationSubmitter>();
         services.AddSingleton<TaskCanceller>();
         services.AddSingleton<VideoImages>();
+        services.AddSingleton<Uploads.UploadUrls>();
+        services.AddSingleton<IOwnImageReader>(provider => provider.GetRequiredService<Uploads.UploadUrls>());
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.ConfigureHttpJsonOptions(json =>
@@ -55,11 +58,14 @@ public static partial class KinemaServer
             // The contract is snake_case with absent fields left out; messages keep their quotes readable.
             json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+            // The web defaults also read numbers from strings; the contract refuses "6" for 6, and the OpenAPI document
+            // would otherwise describe every integer as "integer or string", which generated clients cannot type.
+            json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
             json.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire);
         });
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(1, ServerJsonContext.Default));
-        services.AddOpenApi();
+        services.AddOpenApi(KinemaOpenApi.Configure);
         services.AddProblemDetails();
         services.AddKinemaTelemetry(builder.Configuration);
         services.AddKinemaReadiness();
@@ -85,6 +91,7 @@ public static partial class KinemaServer
 
         var v1 = app.MapGroup("/v1").WithTags("Tasks");
         TenantContext.RequireApiKey(v1);
+        v1.ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status500InternalServerError);
         v1.MapCreateGeneration();
         v1.MapGetTask();
         v1.MapListTasks();
@@ -92,6 +99,8 @@ public static partial class KinemaServer
         v1.MapTaskEvents();
         v1.MapWebhooks();
         v1.MapOpenAiVideos();
+        v1.MapModels();
+        v1.MapUploadImage();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
         app.MapPlayground();

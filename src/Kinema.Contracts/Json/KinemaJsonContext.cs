@@ -14,6 +14,9 @@ namespace Kinema.Contracts.Json;
 [JsonSerializable(typeof(TaskStatusData))]
 [JsonSerializable(typeof(TaskListResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(ModelListResponse))]
+[JsonSerializable(typeof(ModelSchemaResponse))]
+[JsonSerializable(typeof(UploadResponse))]
 public sealed partial class KinemaJsonContext : JsonSerializerContext
 {
     /// <summary>

@@ -12,6 +12,9 @@ public static partial class GenerationRequestRules
     /// <summary>The longest element description.</summary>
     public const int MaxElementDescriptionLength = 500;
 
+    /// <summary>What an element name may contain, so that a prompt can mention it as <c>@name</c>.</summary>
+    public const string ElementNamePattern = "^[A-Za-z0-9_-]+$";
+
     /// <summary>
     /// Every rule of the contract on a typed request (spec sections 1 and 4), each broken rule reported with its field
     /// path. The server runs it on every create; the SDK runs it before sending, so a mistake costs no round trip.
@@ -33,9 +36,9 @@ public static partial class GenerationRequestRules
             }
         }
 
-        if (request.Model != ModelNames.KlingV3)
+        if (!GenerationRequestSchema.Model.Allows(request.Model))
         {
-            Add("model", $"model must be '{ModelNames.KlingV3}', not '{Truncate(request.Model)}'");
+            Add("model", $"model must be '{GenerationRequestSchema.Model.ValueList}', not '{Truncate(request.Model)}'");
         }
 
         var promptRequired = !request.MultiShot
@@ -53,30 +56,31 @@ public static partial class GenerationRequestRules
         {
             Add("prompt", "prompt must not be empty");
         }
-        else if (request.Prompt.Length > MaxPromptLength)
+        else if (request.Prompt.Length > GenerationRequestSchema.Prompt.MaxLength)
         {
-            Add("prompt", $"prompt must be at most {MaxPromptLength} characters (it has {request.Prompt.Length})");
+            Add("prompt", $"prompt must be at most {GenerationRequestSchema.Prompt.MaxLength} characters (it has {request.Prompt.Length})");
         }
 
-        if (request.NegativePrompt is { Length: > MaxPromptLength } negative)
+        if (request.NegativePrompt is { } negative && negative.Length > GenerationRequestSchema.NegativePrompt.MaxLength)
         {
-            Add("negative_prompt", $"negative_prompt must be at most {MaxPromptLength} characters (it has {negative.Length})");
+            Add("negative_prompt", $"negative_prompt must be at most {GenerationRequestSchema.NegativePrompt.MaxLength} characters (it has {negative.Length})");
         }
 
-        if (!GenerationModes.All.Contains(request.Mode))
+        if (!GenerationRequestSchema.Mode.Allows(request.Mode))
         {
-            Add("mode", $"mode must be one of std, pro, 4k, not '{Truncate(request.Mode)}'");
+            Add("mode", $"mode must be one of {GenerationRequestSchema.Mode.ValueList}, not '{Truncate(request.Mode)}'");
         }
 
-        var durationValid = request.Duration is >= MinDuration and <= MaxDuration;
+        var durationRule = GenerationRequestSchema.Duration;
+        var durationValid = durationRule.InRange(request.Duration);
         if (!durationValid)
         {
-            Add("duration", $"duration must be from {MinDuration} to {MaxDuration} seconds, not {request.Duration}");
+            Add("duration", $"duration must be from {durationRule.Minimum} to {durationRule.Maximum} seconds, not {request.Duration}");
         }
 
-        if (!AspectRatios.All.Contains(request.AspectRatio))
+        if (!GenerationRequestSchema.AspectRatio.Allows(request.AspectRatio))
         {
-            Add("aspect_ratio", $"aspect_ratio must be one of 16:9, 9:16, 1:1, not '{Truncate(request.AspectRatio)}'");
+            Add("aspect_ratio", $"aspect_ratio must be one of {GenerationRequestSchema.AspectRatio.ValueList}, not '{Truncate(request.AspectRatio)}'");
         }
 
         ValidateImages(request, options, Add);
@@ -93,9 +97,10 @@ public static partial class GenerationRequestRules
 
     private static void ValidateImages(GenerationRequest request, GenerationRuleOptions options, Action<string, string> add)
     {
-        if (request.ImageUrls.Count > MaxImageUrls)
+        var maxImages = GenerationRequestSchema.ImageUrls.MaxItems;
+        if (request.ImageUrls.Count > maxImages)
         {
-            add("image_urls", $"image_urls must have at most {MaxImageUrls} images (first frame, last frame), not {request.ImageUrls.Count}");
+            add("image_urls", $"image_urls must have at most {maxImages} images (first frame, last frame), not {request.ImageUrls.Count}");
             return;
         }
 
@@ -118,7 +123,7 @@ public static partial class GenerationRequestRules
             return;
         }
 
-        if (request.ShotType is not (ShotTypes.Customize or ShotTypes.Intelligence))
+        if (!GenerationRequestSchema.ShotType.Allows(request.ShotType))
         {
             add("shot_type", $"shot_type must be 'customize' or 'intelligence', not '{Truncate(request.ShotType)}'");
             return;
@@ -135,9 +140,9 @@ public static partial class GenerationRequestRules
             return;
         }
 
-        if (shots.Count > MaxShots)
+        if (shots.Count > GenerationRequestSchema.MultiPrompt.MaxItems)
         {
-            add("multi_prompt", $"multi_prompt must have 1 to {MaxShots} shots, not {shots.Count}");
+            add("multi_prompt", $"multi_prompt must have {GenerationRequestSchema.MultiPrompt.MinItems} to {GenerationRequestSchema.MultiPrompt.MaxItems} shots, not {shots.Count}");
             return;
         }
 
@@ -154,14 +159,14 @@ public static partial class GenerationRequestRules
             {
                 add(path + ".prompt", $"{path}.prompt must not be empty");
             }
-            else if (shot.Prompt.Length > MaxShotPromptLength)
+            else if (shot.Prompt.Length > GenerationRequestSchema.ShotPrompt.MaxLength)
             {
-                add(path + ".prompt", $"{path}.prompt must be at most {MaxShotPromptLength} characters (it has {shot.Prompt.Length})");
+                add(path + ".prompt", $"{path}.prompt must be at most {GenerationRequestSchema.ShotPrompt.MaxLength} characters (it has {shot.Prompt.Length})");
             }
 
-            if (shot.Duration < 1)
+            if (shot.Duration < GenerationRequestSchema.ShotDuration.Minimum)
             {
-                add(path + ".duration", $"{path}.duration must be at least 1");
+                add(path + ".duration", $"{path}.duration must be at least {GenerationRequestSchema.ShotDuration.Minimum}");
             }
             else if (durationValid && shot.Duration > request.Duration)
             {
@@ -179,9 +184,9 @@ public static partial class GenerationRequestRules
     private static void ValidateElements(GenerationRequest request, GenerationRuleOptions options, Action<string, string> add)
     {
         var elements = request.Elements;
-        if (elements.Count > MaxElements)
+        if (elements.Count > GenerationRequestSchema.Elements.MaxItems)
         {
-            add("elements", $"elements must have at most {MaxElements} subjects, not {elements.Count}");
+            add("elements", $"elements must have at most {GenerationRequestSchema.Elements.MaxItems} subjects, not {elements.Count}");
             return;
         }
 
@@ -194,9 +199,9 @@ public static partial class GenerationRequestRules
             {
                 add(path + ".name", $"{path}.name must not be empty");
             }
-            else if (element.Name.Length > MaxElementNameLength || !ElementName().IsMatch(element.Name))
+            else if (element.Name.Length > GenerationRequestSchema.ElementName.MaxLength || !ElementName().IsMatch(element.Name))
             {
-                add(path + ".name", $"{path}.name must be 1 to {MaxElementNameLength} letters, digits, '_' or '-', so prompts can mention it as @name");
+                add(path + ".name", $"{path}.name must be 1 to {GenerationRequestSchema.ElementName.MaxLength} letters, digits, '_' or '-', so prompts can mention it as @name");
             }
             else if (!seen.Add(element.Name))
             {
@@ -207,16 +212,17 @@ public static partial class GenerationRequestRules
             {
                 add(path + ".description", $"{path}.description must not be empty");
             }
-            else if (element.Description.Length > MaxElementDescriptionLength)
+            else if (element.Description.Length > GenerationRequestSchema.ElementDescription.MaxLength)
             {
-                add(path + ".description", $"{path}.description must be at most {MaxElementDescriptionLength} characters");
+                add(path + ".description", $"{path}.description must be at most {GenerationRequestSchema.ElementDescription.MaxLength} characters");
             }
 
             var urls = element.ElementInputUrls;
-            if (urls.Count is < MinElementImages or > MaxElementImages)
+            var urlsRule = GenerationRequestSchema.ElementInputUrls;
+            if (urls.Count < urlsRule.MinItems || urls.Count > urlsRule.MaxItems)
             {
                 add(path + ".element_input_urls",
-                    $"{path}.element_input_urls must have {MinElementImages} to {MaxElementImages} images (the first frontal), not {urls.Count}");
+                    $"{path}.element_input_urls must have {urlsRule.MinItems} to {urlsRule.MaxItems} images (the first frontal), not {urls.Count}");
                 continue;
             }
 
@@ -242,10 +248,21 @@ public static partial class GenerationRequestRules
     }
 
     /// <summary>An image URL's address, or a data URI's content (format, completeness, size caps).</summary>
-    private static RuleViolation? CheckImageUrl(string param, string url, GenerationRuleOptions options) =>
-        DataUriImage.IsDataUri(url)
-            ? DataUriImage.Check(param, url, options.MaxImageBytes, options.MaxImagePixels)
-            : AddressPolicy.CheckImageUrl(param, url, options.AllowPrivateNetworks);
+    private static RuleViolation? CheckImageUrl(string param, string url, GenerationRuleOptions options)
+    {
+        if (DataUriImage.IsDataUri(url))
+        {
+            return DataUriImage.Check(param, url, options.MaxImageBytes, options.MaxImagePixels);
+        }
+
+        // The server's own uploads live on its own (often loopback or private) address: recognised by signature, not host.
+        if (options.OwnImageUrls?.Check(url) is { } verdict)
+        {
+            return verdict.Accepted ? null : new RuleViolation(param, $"{param} {verdict.Reason}");
+        }
+
+        return AddressPolicy.CheckImageUrl(param, url, options.AllowPrivateNetworks);
+    }
 
     private static IEnumerable<(string Param, string? Text)> TextFields(GenerationRequest request)
     {
@@ -282,6 +299,6 @@ public static partial class GenerationRequestRules
     private static string Truncate(string? value) =>
         value is null ? "" : value.Length > 40 ? value[..(char.IsHighSurrogate(value[39]) ? 39 : 40)] + "…" : value;
 
-    [GeneratedRegex("^[A-Za-z0-9_-]+$")]
+    [GeneratedRegex(ElementNamePattern)]
     private static partial Regex ElementName();
 }

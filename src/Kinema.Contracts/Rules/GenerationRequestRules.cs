@@ -22,6 +22,12 @@ public sealed record GenerationRuleOptions
     /// <summary>The largest data-URI image accepted, width × height (the server passes <c>Kinema:Fetch:MaxImagePixels</c>).</summary>
     public long MaxImagePixels { get; init; } = DataUriImage.DefaultMaxPixels;
 
+    /// <summary>
+    /// The server's own image URLs (uploads), accepted after their signature and owner are checked even where the address
+    /// rules would refuse the host; null when there are none (the SDK).
+    /// </summary>
+    public IOwnImageUrls? OwnImageUrls { get; init; }
+
     /// <summary>The defaults: private networks refused.</summary>
     public static GenerationRuleOptions Default { get; } = new();
 }

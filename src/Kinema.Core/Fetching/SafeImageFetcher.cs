@@ -11,7 +11,8 @@ namespace Kinema.Core.Fetching;
 /// redirect re-checked, the body capped in bytes, the format sniffed (JPEG, PNG, WebP only) and the pixels capped.
 /// Every failure names the field it came from.
 /// </summary>
-internal sealed class SafeImageFetcher(IHttpClientFactory clients, IOptions<FetchOptions> options) : IImageSource
+internal sealed class SafeImageFetcher(IHttpClientFactory clients, IOptions<FetchOptions> options, IOwnImageReader? ownImages = null)
+    : IImageSource
 {
     public const string ClientName = "kinema-fetch";
 
@@ -22,7 +23,8 @@ internal sealed class SafeImageFetcher(IHttpClientFactory clients, IOptions<Fetc
         ArgumentNullException.ThrowIfNull(url);
         var bytes = url.StartsWith("data:", StringComparison.OrdinalIgnoreCase)
             ? DecodeDataUri(fieldPath, url)
-            : await FetchAsync(fieldPath, url, cancellationToken);
+            : (ownImages is null ? null : await ownImages.TryReadAsync(fieldPath, url, _options.MaxImageBytes, cancellationToken))
+              ?? await FetchAsync(fieldPath, url, cancellationToken);
         return Inspect(fieldPath, bytes);
     }
 

@@ -1,3 +1,5 @@
+using Kinema.Contracts.Requests;
+using Kinema.Contracts.Rules;
 using Kinema.Core.Diagnostics;
 using Kinema.Core.Engines;
 using Kinema.Core.Fetching;
@@ -24,7 +26,8 @@ internal sealed partial class UpstreamSubmitter(
     IOptions<UpstreamOptions> options,
     TimeProvider time,
     KinemaMetrics metrics,
-    ILogger<UpstreamSubmitter> logger)
+    ILogger<UpstreamSubmitter> logger,
+    IOwnImageReader? ownImages = null)
 {
     public async Task SubmitAsync(TaskRecord task, string workerId, CancellationToken cancellationToken)
     {
@@ -33,6 +36,17 @@ internal sealed partial class UpstreamSubmitter(
         var current = task.Engine;
         var history = task.EngineHistory ?? "";
         var recovering = task.SubmitIntentEngine == current;
+        GenerationRequest request;
+        try
+        {
+            request = await InlineUnreachableUploadsAsync(task.Request, cancellationToken);
+        }
+        catch (EngineFailureException failure)
+        {
+            await FailAsync(task, current, workerId, new TaskFailure(failure.Code, failure.Message));
+            return;
+        }
+
         while (true)
         {
             if (engines.Find(current) is not IUpstreamEngine engine)
@@ -42,7 +56,7 @@ internal sealed partial class UpstreamSubmitter(
                 return;
             }
 
-            var job = new UpstreamJob(task.Id, task.Request, callbacks.For(engine.Name, task.Id), images);
+            var job = new UpstreamJob(task.Id, request, callbacks.For(engine.Name, task.Id), images);
             string failureReason;
             try
             {
@@ -98,6 +112,54 @@ internal sealed partial class UpstreamSubmitter(
             current = next;
             recovering = false;
         }
+    }
+
+    /// <summary>
+    /// Kinema's own upload links usually point at an address no upstream can reach (this server on loopback or a private
+    /// network): those images are handed over inline, as data URIs read from storage. A link on a public address
+    /// (<c>Kinema:PublicBaseUrl</c>) is passed as it is, for the upstream to fetch.
+    /// </summary>
+    private async Task<GenerationRequest> InlineUnreachableUploadsAsync(GenerationRequest request, CancellationToken cancellationToken)
+    {
+        if (ownImages is null)
+        {
+            return request;
+        }
+
+        async Task<string> InlineAsync(string path, string url)
+        {
+            if (DataUriImage.IsDataUri(url) || AddressPolicy.CheckCallbackUrl(path, url, allowPrivateNetworks: false) is null)
+            {
+                return url;
+            }
+
+            // Capped when it was uploaded; a link that is not one of Kinema's own is left for the upstream to refuse.
+            var bytes = await ownImages.TryReadAsync(path, url, long.MaxValue, cancellationToken);
+            return bytes is null
+                ? url
+                : $"data:{ImageHeader.TryRead(bytes, out _)?.MediaType ?? "image/png"};base64,{Convert.ToBase64String(bytes)}";
+        }
+
+        var imageUrls = new List<string>();
+        for (var i = 0; i < request.ImageUrls.Count; i++)
+        {
+            imageUrls.Add(await InlineAsync($"image_urls[{i}]", request.ImageUrls[i]));
+        }
+
+        var elements = new List<Element>();
+        for (var i = 0; i < request.Elements.Count; i++)
+        {
+            var element = request.Elements[i];
+            var urls = new List<string>();
+            for (var j = 0; j < element.ElementInputUrls.Count; j++)
+            {
+                urls.Add(await InlineAsync($"elements[{i}].element_input_urls[{j}]", element.ElementInputUrls[j]));
+            }
+
+            elements.Add(element with { ElementInputUrls = urls });
+        }
+
+        return request with { ImageUrls = imageUrls, Elements = elements };
     }
 
     private async Task FailAsync(TaskRecord task, string engine, string workerId, TaskFailure failure)

@@ -13,7 +13,8 @@ internal static class CancelTaskEndpoint
     public static RouteHandlerBuilder MapCancelTask(this RouteGroupBuilder group) =>
         group.MapPost("/tasks/{task_id}/cancel", HandleAsync)
             .WithName("CancelTask")
-            .WithSummary("Cancel a task that has not ended");
+            .WithSummary("Cancel a task that has not ended")
+            .ProducesErrors(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
 
     internal static async Task<Results<Ok<TaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string task_id,

@@ -13,11 +13,17 @@ internal static class CreateGenerationEndpoint
     public static RouteHandlerBuilder MapCreateGeneration(this RouteGroupBuilder group) =>
         group.MapPost("/videos/generations", HandleAsync)
             .WithName("CreateGeneration")
-            .WithSummary("Create a video-generation task");
+            .WithSummary("Create a video-generation task")
+            .WithDescription("Asynchronous: answers at once with the task id; poll GET /v1/tasks/{task_id}, stream its events or "
+                             + "pass callback_url. Send Idempotency-Key to make retries safe; a replay answers with Idempotency-Replayed: true.")
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge,
+                StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status503ServiceUnavailable);
 
     internal static async Task<Results<Ok<CreateTaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         HttpContext http,
         GenerationSubmitter submitter,
+        Uploads.UploadUrls uploads,
+        IOptions<KinemaServerOptions> serverOptions,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -46,7 +52,15 @@ internal static class CreateGenerationEndpoint
 
         using (document)
         {
-            var parsed = GenerationRequestRules.Parse(document.RootElement, submitter.RuleOptions);
+            var parsed = GenerationRequestRules.Parse(
+                document.RootElement,
+                new GenerationRuleOptions
+                {
+                    AllowPrivateNetworks = submitter.RuleOptions.AllowPrivateNetworks,
+                    MaxImageBytes = submitter.RuleOptions.MaxImageBytes,
+                    MaxImagePixels = submitter.RuleOptions.MaxImagePixels,
+                    OwnImageUrls = uploads.ForTenant(tenant.TenantId, OwnAuthorities(http.Request, serverOptions.Value)),
+                });
             if (!parsed.IsValid)
             {
                 return ApiErrors.FromViolations(parsed.Violations);
@@ -58,4 +72,10 @@ internal static class CreateGenerationEndpoint
                 : TypedResults.Ok(new CreateTaskResponse(200, [new SubmittedTask("submitted", submission.Task!.Id)]));
         }
     }
+
+    /// <summary>The hosts this server is reached on: the request's, and the configured public base URL's.</summary>
+    private static string[] OwnAuthorities(HttpRequest request, KinemaServerOptions options) =>
+        Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out var configured)
+            ? [request.Host.Value ?? "", configured.Authority]
+            : [request.Host.Value ?? ""];
 }

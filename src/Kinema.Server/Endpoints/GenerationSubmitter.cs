@@ -90,6 +90,8 @@ internal sealed class GenerationSubmitter(
         var submission = await SubmitAsync(tenantId, request, http.Request.Headers["Idempotency-Key"].ToString(), cancellationToken);
         if (submission.Replayed)
         {
+            // The aggregator's client reads Idempotency-Replayed; Idempotent-Replayed is kept for earlier clients.
+            http.Response.Headers["Idempotency-Replayed"] = "true";
             http.Response.Headers["Idempotent-Replayed"] = "true";
         }
 

@@ -15,7 +15,8 @@ internal static class GetTaskEndpoint
     public static RouteHandlerBuilder MapGetTask(this RouteGroupBuilder group) =>
         group.MapGet("/tasks/{task_id}", HandleAsync)
             .WithName("GetTask")
-            .WithSummary("Query a task");
+            .WithSummary("Query a task")
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
     internal static async Task<Results<Ok<TaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string task_id,

@@ -16,7 +16,8 @@ internal static class ListTasksEndpoint
     public static RouteHandlerBuilder MapListTasks(this RouteGroupBuilder group) =>
         group.MapGet("/tasks", HandleAsync)
             .WithName("ListTasks")
-            .WithSummary("List tasks, newest first; pass after=<next_cursor> for the next page");
+            .WithSummary("List tasks, newest first; pass after=<next_cursor> for the next page")
+            .ProducesErrors(StatusCodes.Status400BadRequest);
 
     internal static async Task<Results<Ok<TaskListResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string? status,

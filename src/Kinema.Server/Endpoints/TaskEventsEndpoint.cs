@@ -39,7 +39,8 @@ internal static class TaskEventsEndpoint
     public static RouteHandlerBuilder MapTaskEvents(this RouteGroupBuilder group) =>
         group.MapGet("/tasks/{task_id}/events", HandleAsync)
             .WithName("WatchTask")
-            .WithSummary("Stream a task's changes as Server-Sent Events");
+            .WithSummary("Stream a task's changes as Server-Sent Events")
+            .ProducesErrors(StatusCodes.Status404NotFound);
 
     internal static async Task<Results<ServerSentEventsResult<string>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string task_id,

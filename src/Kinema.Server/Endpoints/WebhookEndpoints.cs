@@ -18,7 +18,8 @@ internal static class WebhookEndpoints
 {
     public static RouteGroupBuilder MapWebhooks(this RouteGroupBuilder v1)
     {
-        var group = v1.MapGroup("/webhooks").WithTags("Webhooks");
+        var group = v1.MapGroup("/webhooks").WithTags("Webhooks")
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         group.MapGet("/default/secret", async (HttpContext http, IWebhookStore store, CancellationToken ct) =>
                 TypedResults.Ok(new WebhookSecretResponse(await store.GetOrCreateTenantSecretAsync(TenantContext.Get(http).TenantId, ct))))
             .WithName("GetWebhookSecret").WithSummary("The secret that signs webhooks sent to per-task callback_url");

@@ -38,6 +38,18 @@ internal static class ApiErrors
     public static JsonHttpResult<ErrorResponse> TaskNotFound(string taskId) =>
         Create(StatusCodes.Status404NotFound, $"no task with id '{Truncate(taskId)}' exists for this API key", "task_id");
 
+    /// <summary>Declares, for the OpenAPI document, the statuses an endpoint (or group) answers with the error envelope.</summary>
+    public static TBuilder ProducesErrors<TBuilder>(this TBuilder builder, params int[] statuses)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        foreach (var status in statuses)
+        {
+            builder.WithMetadata(new ProducesResponseTypeMetadata(status, typeof(ErrorResponse), ["application/json"]));
+        }
+
+        return builder;
+    }
+
     /// <summary>Writes an envelope outside endpoint handling (middleware, status-code pages).</summary>
     public static Task WriteAsync(HttpContext context, int status, string message, string? param = null)
     {

@@ -16,7 +16,7 @@ internal static partial class CancelTaskEndpoint
             .WithName("CancelTask")
             .WithSummary("Cancel a task that has not ended");
 
-    internal static async Task<Results<Ok<TaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
+    internal static async Task<Results<Ok<CancelTaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string task_id,
         HttpContext http,
         ITaskStore store,
@@ -25,6 +25,7 @@ internal static partial class CancelTaskEndpoint
         ILoggerFactory loggers,
         TaskStatusMapper mapper,
         Core.Diagnostics.KinemaMetrics metrics,
+        Microsoft.Extensions.Options.IOptions<Core.Billing.BillingOptions> billing,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -59,8 +60,16 @@ internal static partial class CancelTaskEndpoint
                 LogUpstreamCancelFailed(loggers.CreateLogger("Kinema.Server.Cancel"), task_id, exception);
             }
         }
-        return TypedResults.Ok(new TaskResponse(200, mapper.Map(outcome.Task, http.Request)));
+        return TypedResults.Ok(new CancelTaskResponse(200, mapper.Map(outcome.Task, http.Request),
+            billing.Value.Enabled ? RefundMessage(outcome.Task) : null));
     }
+
+    private static string? RefundMessage(TaskRecord task) => task switch
+    {
+        { Cost: 0 } => null,
+        { Refunded: true } => $"cancelled before any engine accepted it: its {task.Cost} credits were refunded",
+        _ => $"cancelled after the upstream engine '{task.Upstream?.Engine}' accepted it: the upstream bills the work, so its {task.Cost} credits are not refunded",
+    };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream cancel of {TaskId} failed")]
     private static partial void LogUpstreamCancelFailed(ILogger logger, string taskId, Exception exception);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Kinema.Contracts.Json;
 using Kinema.Contracts.Responses;
 using Kinema.Contracts.Rules;
+using Kinema.Core.Billing;
 using Kinema.Core.Engines;
 using Kinema.Core.Fetching;
 using Kinema.Core.Scheduling;
@@ -32,6 +33,8 @@ internal static class CreateGenerationEndpoint
         TaskQueueSignal signal,
         Core.Diagnostics.KinemaMetrics metrics,
         IOptions<FetchOptions> fetchOptions,
+        IOptions<BillingOptions> billing,
+        PriceList prices,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -87,6 +90,19 @@ internal static class CreateGenerationEndpoint
                 return ApiErrors.FromViolations(unsupported);
             }
 
+            // The price follows the model asked for, not the engine that serves it: a failover never changes it.
+            long cost = 0;
+            if (billing.Value.Enabled)
+            {
+                var quote = prices.Quote(request);
+                if (quote.Cost is not { } priced)
+                {
+                    return ApiErrors.Create(StatusCodes.Status400BadRequest, quote.Message!, quote.Param);
+                }
+
+                cost = priced;
+            }
+
             var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
             if (idempotencyKey.Length > MaxIdempotencyKeyLength)
             {
@@ -97,7 +113,7 @@ internal static class CreateGenerationEndpoint
             var requestJson = Core.Storage.Sqlite.SqliteTaskStore.SerializeRequest(request);
             var outcome = await store.CreateAsync(
                 new NewTask(tenant.TenantId, engines[0], request, idempotencyKey.Length > 0 ? idempotencyKey : null,
-                    HashOf(requestJson), requestJson),
+                    HashOf(requestJson), requestJson, cost, tenant.Key.Id),
                 cancellationToken);
             switch (outcome.Kind)
             {
@@ -105,6 +121,12 @@ internal static class CreateGenerationEndpoint
                     return ApiErrors.Create(StatusCodes.Status409Conflict,
                         $"the Idempotency-Key was already used with a different request body (task {outcome.Task!.Id}); use a new key for a new request",
                         "Idempotency-Key");
+                case CreateOutcomeKind.InsufficientCredits:
+                    return ApiErrors.InsufficientCredits(outcome.Balance ?? 0, cost);
+                case CreateOutcomeKind.TooManyInFlight:
+                    http.Response.Headers.RetryAfter = "5";
+                    return ApiErrors.Create(StatusCodes.Status429TooManyRequests,
+                        $"this tenant already has {outcome.MaxInFlight} tasks pending or processing, its maximum; retry when one ends");
                 case CreateOutcomeKind.Replayed:
                     http.Response.Headers["Idempotent-Replayed"] = "true";
                     break;

@@ -6,6 +6,7 @@ using Kinema.Engines.Animatic;
 using Kinema.Server.Auth;
 using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
+using Kinema.Server.Limits;
 using Kinema.Server.Operations;
 using Kinema.Server.Playground;
 using Kinema.Server.Results;
@@ -46,6 +47,7 @@ public static partial class KinemaServer
         services.AddSingleton<TaskStatusMapper>();
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
+        services.AddKeyRateLimiting();
         services.ConfigureHttpJsonOptions(json =>
         {
             // The contract is snake_case with absent fields left out; messages keep their quotes readable.
@@ -78,6 +80,7 @@ public static partial class KinemaServer
         });
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledErrorAsync));
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
+        app.UseKeyRateLimiting();
 
         var v1 = app.MapGroup("/v1").WithTags("Tasks");
         TenantContext.RequireApiKey(v1);
@@ -87,6 +90,8 @@ public static partial class KinemaServer
         v1.MapCancelTask();
         v1.MapTaskEvents();
         v1.MapWebhooks();
+        v1.MapBalance();
+        v1.MapAdmin();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
         app.MapPlayground();

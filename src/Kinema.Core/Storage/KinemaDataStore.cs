@@ -65,19 +65,22 @@ public sealed class KinemaDataStore : IAsyncDisposable
     }
 
     /// <summary>Counts the tasks matching a SQL condition: for tests and diagnostics.</summary>
-    internal async Task<long> CountAsync(string condition)
+    internal Task<long> CountAsync(string condition) => ScalarAsync($"SELECT COUNT(*) FROM tasks WHERE {condition}");
+
+    /// <summary>Runs a read-only query that returns one integer (a count, a sum): for tests and diagnostics.</summary>
+    internal async Task<long> ScalarAsync(string sql)
     {
         if (_database is PostgresDatabase postgres)
         {
             await using var connection = await postgres.OpenAsync(CancellationToken.None);
-            await using var command = new Npgsql.NpgsqlCommand($"SELECT COUNT(*) FROM tasks WHERE {condition}", connection);
-            return (long)(await command.ExecuteScalarAsync())!;
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         using var read = ((SqliteDatabase)_database).OpenRead();
         using var sqliteCommand = read.CreateCommand();
-        sqliteCommand.CommandText = $"SELECT COUNT(*) FROM tasks WHERE {condition}";
-        return (long)sqliteCommand.ExecuteScalar()!;
+        sqliteCommand.CommandText = sql;
+        return Convert.ToInt64(sqliteCommand.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc />

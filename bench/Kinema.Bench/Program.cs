@@ -3,6 +3,7 @@ using Kinema.Bench;
 return args.FirstOrDefault() switch
 {
     "http" => await HttpBenchmark.RunAsync(args[1..]),
+    "billing" => await BillingBenchmark.RunAsync(args[1..]),
     "render" => await RenderBenchmark.RunAsync(args[1..]),
     "store" => await StoreBenchmark.RunAsync(args[1..]),
     "upstream" => await UpstreamBenchmark.RunAsync(args[1..]),

@@ -44,7 +44,7 @@ internal static partial class HttpBenchmark
                 ["Kinema:Scheduler:Enabled"] = "false",
                 ["Logging:LogLevel:Default"] = "Warning",
                 // One key drives all the load: its rate limit must not be what is measured.
-                ["Kinema:RateLimits:RequestsPerMinute"] = "100000000",
+                ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
             });
         });
         await kinema.StartAsync();

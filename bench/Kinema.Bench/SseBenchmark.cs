@@ -132,7 +132,7 @@ internal static class SseBenchmark
             ["Kinema:Scheduler:Workers"] = "1",
             ["Logging:LogLevel:Default"] = "Warning",
             // One key drives all the load: its rate limit must not be what is measured.
-            ["Kinema:RateLimits:RequestsPerMinute"] = "100000000",
+            ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
         }));
         await app.StartAsync();
         await KinemaServer.EnsureFirstKeyAsync(app, CancellationToken.None);

@@ -3,6 +3,7 @@ using Kinema.Bench;
 return args.FirstOrDefault() switch
 {
     "http" => await HttpBenchmark.RunAsync(args[1..]),
+    "billing" => await BillingBenchmark.RunAsync(args[1..]),
     "render" => await RenderBenchmark.RunAsync(args[1..]),
     "store" => await StoreBenchmark.RunAsync(args[1..]),
     "status-scale" => await StatusScaleBenchmark.RunAsync(args[1..]),

@@ -36,6 +36,8 @@ internal static class UpstreamBenchmark
         {
             ["urls"] = $"http://127.0.0.1:{port}",
             ["Logging:LogLevel:Default"] = "Warning",
+            // One key drives all the load: its rate limit must not be what is measured.
+            ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
             ["Kinema:Store:FullSync"] = "false",
             ["Kinema:Scheduler:Workers"] = "8",
             ["Kinema:Engines:Kling:BaseUrl"] = kling.BaseAddress.ToString(),

@@ -28,6 +28,9 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<TaskStoreOptions>>(new TaskStoreOptionsValidator(configuration));
         services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<TaskChangeFeed>();
+        services.AddOptions<Billing.BillingOptions>().BindConfiguration(Billing.BillingOptions.Section).ValidateOnStart();
+        // Read now, not on first use: a price that is not a whole number stops start-up with a message naming its key.
+        services.AddSingleton(Billing.PriceList.FromConfiguration(configuration));
         if (StoreProviders.IsPostgres(configuration))
         {
             AddPostgresStores(services, configuration);
@@ -83,6 +86,8 @@ public static class CoreServiceCollectionExtensions
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<TaskChangeFeed>()));
         services.AddSingleton<Webhooks.IWebhookStore>(provider => new SqliteWebhookStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Billing.IBillingStore>(provider => new SqliteBillingStore(
+            provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(SigningKey.FromFile(paths));
     }
 
@@ -104,6 +109,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IUpstreamTaskStore>(provider => new PostgresUpstreamTaskStore(
             provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<TaskChangeFeed>()));
         services.AddSingleton<Webhooks.IWebhookStore>(provider => new PostgresWebhookStore(
+            provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Billing.IBillingStore>(provider => new PostgresBillingStore(
             provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(provider => PostgresSigningKey.Create(provider.GetRequiredService<PostgresDatabase>()));
         // Migrate before anything else runs, and hear other nodes' changes.

@@ -8,6 +8,7 @@ using Kinema.Server.Endpoints;
 using Kinema.Server.Errors;
 using Kinema.Server.OpenAi;
 using Kinema.Server.OpenApi;
+using Kinema.Server.Limits;
 using Kinema.Server.Operations;
 using Kinema.Server.Playground;
 using Kinema.Server.Results;
@@ -53,6 +54,7 @@ public static partial class KinemaServer
         services.AddSingleton<IOwnImageReader>(provider => provider.GetRequiredService<Uploads.UploadUrls>());
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
+        services.AddKeyRateLimiting();
         services.ConfigureHttpJsonOptions(json =>
         {
             // The contract is snake_case with absent fields left out; messages keep their quotes readable.
@@ -88,6 +90,7 @@ public static partial class KinemaServer
         });
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledErrorAsync));
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
+        app.UseKeyRateLimiting();
 
         var v1 = app.MapGroup("/v1").WithTags("Tasks");
         TenantContext.RequireApiKey(v1);
@@ -101,6 +104,8 @@ public static partial class KinemaServer
         v1.MapOpenAiVideos();
         v1.MapModels();
         v1.MapUploadImage();
+        v1.MapBalance();
+        v1.MapAdmin();
         app.MapResultFiles();
         app.MapUpstreamCallbacks();
         app.MapPlayground();

@@ -11,4 +11,11 @@ namespace Kinema.Server;
 [JsonSerializable(typeof(Endpoints.WebhookCreatedResponse))]
 [JsonSerializable(typeof(Endpoints.WebhookListResponse))]
 [JsonSerializable(typeof(Endpoints.WebhookDeliveryListResponse))]
+[JsonSerializable(typeof(Endpoints.BalanceResponse))]
+[JsonSerializable(typeof(Endpoints.UsageResponse))]
+[JsonSerializable(typeof(Endpoints.TenantItem))]
+[JsonSerializable(typeof(Endpoints.TenantListResponse))]
+[JsonSerializable(typeof(Endpoints.KeyItem))]
+[JsonSerializable(typeof(Endpoints.KeyListResponse))]
+[JsonSerializable(typeof(Endpoints.AdminUsageResponse))]
 internal sealed partial class ServerJsonContext : JsonSerializerContext;

@@ -22,8 +22,10 @@ internal static class KeysCommand
         var name = new Option<string>("--name") { Description = "A label for the key.", Required = true };
         var tenant = new Option<string?>("--tenant") { Description = "The tenant the key acts for (default: a tenant named after the key)." };
         var data = CommonOptions.Data();
+        var admin = new Option<bool>("--admin") { Description = "May call /v1/admin (tenants, keys, credits, usage of every tenant)." };
+        var rpm = new Option<int?>("--rpm") { Description = "This key's own limit of requests per minute (default: Kinema:RateLimits:RequestsPerMinute)." };
         var json = new Option<bool>("--json") { Description = "Print machine-readable JSON (the key included, once)." };
-        var command = new Command("create", "Create a key; the key is printed once, as the last line.") { name, tenant, data, json };
+        var command = new Command("create", "Create a key; the key is printed once, as the last line.") { name, tenant, admin, rpm, data, json };
         command.SetAction(async (result, cancellationToken) =>
         {
             var label = result.GetValue(name)!.Trim();
@@ -33,17 +35,25 @@ internal static class KeysCommand
                 return ExitCodes.Usage;
             }
 
+            if (result.GetValue(rpm) is < 1)
+            {
+                await Console.Error.WriteLineAsync("kinema keys create: --rpm must be at least 1");
+                return ExitCodes.Usage;
+            }
+
             await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
-            var created = await store.Keys.CreateAsync(label, result.GetValue(tenant), cancellationToken);
+            var created = await store.Keys.CreateAsync(
+                new Core.Tenants.NewApiKey(label, result.GetValue(tenant), result.GetValue(admin), result.GetValue(rpm)), cancellationToken);
             if (result.GetValue(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(
                     new KeyView(created.Record.Id, created.Record.Prefix, created.Record.TenantId, created.Record.Name,
-                        created.Record.CreatedAt.ToUnixTimeSeconds(), "active", created.Key), CliJsonContext.Default.KeyView));
+                        created.Record.CreatedAt.ToUnixTimeSeconds(), "active", created.Key, created.Record.IsAdmin, created.Record.RequestsPerMinute),
+                    CliJsonContext.Default.KeyView));
                 return ExitCodes.Success;
             }
 
-            Console.WriteLine($"Created key {created.Record.Id} '{created.Record.Name}' for tenant '{created.Record.TenantId}'.");
+            Console.WriteLine($"Created {(created.Record.IsAdmin ? "admin " : "")}key {created.Record.Id} '{created.Record.Name}' for tenant '{created.Record.TenantId}'.");
             Console.WriteLine("Store it now: it is shown only once.");
             Console.WriteLine(created.Key);
             return ExitCodes.Success;
@@ -66,7 +76,7 @@ internal static class KeysCommand
                 {
                     Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(
                         new KeyView(key.Id, key.Prefix, key.TenantId, key.Name, key.CreatedAt.ToUnixTimeSeconds(),
-                            key.RevokedAt is null ? "active" : "revoked", null), CliJsonContext.Default.KeyView));
+                            key.RevokedAt is null ? "active" : "revoked", null, key.IsAdmin, key.RequestsPerMinute), CliJsonContext.Default.KeyView));
                 }
 
                 return ExitCodes.Success;
@@ -77,7 +87,8 @@ internal static class KeysCommand
             {
                 Console.WriteLine(
                     $"{key.Id,-38} {key.Prefix,-13} {key.TenantId,-20} {key.Name,-20} {key.CreatedAt:yyyy-MM-dd HH:mm:ss}  " +
-                    (key.RevokedAt is { } revoked ? $"revoked {revoked:yyyy-MM-dd HH:mm}" : "active"));
+                    (key.RevokedAt is { } revoked ? $"revoked {revoked:yyyy-MM-dd HH:mm}" : "active") +
+                    (key.IsAdmin ? " admin" : "") + (key.RequestsPerMinute is { } limit ? $" rpm={limit}" : ""));
             }
 
             return ExitCodes.Success;
@@ -107,4 +118,5 @@ internal static class KeysCommand
 }
 
 /// <summary>A key as <c>--json</c> prints it; <see cref="Key"/> only right after creation.</summary>
-internal sealed record KeyView(string Id, string Prefix, string Tenant, string Name, long Created, string Status, string? Key);
+internal sealed record KeyView(
+    string Id, string Prefix, string Tenant, string Name, long Created, string Status, string? Key, bool Admin = false, int? Rpm = null);

@@ -11,6 +11,9 @@ internal static class KinemaCommandLine
         {
             ServeCommand.Create(),
             KeysCommand.Create(),
+            BillingCommands.Tenants(),
+            BillingCommands.Credits(),
+            BillingCommands.Usage(),
             GenerateCommand.Create(),
             WebhooksCommand.Create(),
         };

@@ -11,6 +11,7 @@ namespace Kinema.Contracts.Json;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CreateTaskResponse))]
 [JsonSerializable(typeof(TaskResponse))]
+[JsonSerializable(typeof(CancelTaskResponse))]
 [JsonSerializable(typeof(TaskStatusData))]
 [JsonSerializable(typeof(TaskListResponse))]
 [JsonSerializable(typeof(ErrorResponse))]

@@ -43,7 +43,17 @@ public sealed record TaskStatusData
     public string? Failover { get; init; }
     /// <summary>Kinema addition: unix seconds of the last change.</summary>
     public long? Updated { get; init; }
+    /// <summary>Kinema addition, only when billing is on: credits charged at submit.</summary>
+    public long? Cost { get; init; }
+    /// <summary>Kinema addition, only when billing is on: whether the cost went back to the balance.</summary>
+    public bool? Refunded { get; init; }
 }
+
+/// <summary>The answer to a cancel: the task, and (when billing is on) what happened to its cost.</summary>
+/// <param name="Code">200.</param>
+/// <param name="Data">The cancelled task.</param>
+/// <param name="Message">Kinema addition, only when billing is on: whether and why the cost was or was not refunded.</param>
+public sealed record CancelTaskResponse(int Code, TaskStatusData Data, string? Message = null);
 
 /// <summary>The result of a completed task.</summary>
 public sealed record TaskResult(IReadOnlyList<TaskVideo> Videos);

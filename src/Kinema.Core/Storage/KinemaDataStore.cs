@@ -16,13 +16,17 @@ public sealed class KinemaDataStore : IAsyncDisposable
     private readonly IAsyncDisposable _database;
     private readonly IAsyncDisposable? _tasks;
 
-    private KinemaDataStore(IAsyncDisposable database, ITaskStore tasks, IApiKeyStore keys)
+    private KinemaDataStore(IAsyncDisposable database, ITaskStore tasks, IApiKeyStore keys, Billing.IBillingStore billing)
     {
         _database = database;
         _tasks = tasks as IAsyncDisposable;
         Tasks = tasks;
         Keys = keys;
+        Billing = billing;
     }
+
+    /// <summary>Tenants' balances and the ledger.</summary>
+    public Billing.IBillingStore Billing { get; }
 
     /// <summary>The tasks.</summary>
     public ITaskStore Tasks { get; }
@@ -52,27 +56,31 @@ public sealed class KinemaDataStore : IAsyncDisposable
                 ?? throw new InvalidOperationException("Kinema:Store:Provider is 'postgres' but ConnectionStrings:Kinema is not set.");
             var postgres = new PostgresDatabase(connectionString);
             return new KinemaDataStore(postgres, new PostgresTaskStore(postgres, time, options, NullLogger.Instance),
-                new PostgresApiKeyStore(postgres, time));
+                new PostgresApiKeyStore(postgres, time), new PostgresBillingStore(postgres, time));
         }
 
         var sqlite = new SqliteDatabase(paths.Database, fullSync: true, NullLogger.Instance);
-        return new KinemaDataStore(sqlite, new SqliteTaskStore(sqlite, time, options), new SqliteApiKeyStore(sqlite, time));
+        return new KinemaDataStore(sqlite, new SqliteTaskStore(sqlite, time, options), new SqliteApiKeyStore(sqlite, time),
+            new SqliteBillingStore(sqlite, time));
     }
 
     /// <summary>Counts the tasks matching a SQL condition: for tests and diagnostics.</summary>
-    internal async Task<long> CountAsync(string condition)
+    internal Task<long> CountAsync(string condition) => ScalarAsync($"SELECT COUNT(*) FROM tasks WHERE {condition}");
+
+    /// <summary>Runs a read-only query that returns one integer (a count, a sum): for tests and diagnostics.</summary>
+    internal async Task<long> ScalarAsync(string sql)
     {
         if (_database is PostgresDatabase postgres)
         {
             await using var connection = await postgres.OpenAsync(CancellationToken.None);
-            await using var command = new Npgsql.NpgsqlCommand($"SELECT COUNT(*) FROM tasks WHERE {condition}", connection);
-            return (long)(await command.ExecuteScalarAsync())!;
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         using var read = ((SqliteDatabase)_database).OpenRead();
         using var sqliteCommand = read.CreateCommand();
-        sqliteCommand.CommandText = $"SELECT COUNT(*) FROM tasks WHERE {condition}";
-        return (long)sqliteCommand.ExecuteScalar()!;
+        sqliteCommand.CommandText = sql;
+        return Convert.ToInt64(sqliteCommand.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc />

@@ -13,11 +13,11 @@ internal static class TaskRows
     public const string Columns = """
         id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, started_at,
         finished_at, error_code, error_message, result_json, attempts, lease_owner, lease_expires_at, idempotency_key,
-        upstream_engine, upstream_account, upstream_id, next_poll_at, poll_errors, engine_history
+        upstream_engine, upstream_account, upstream_id, next_poll_at, poll_errors, engine_history, cost, refunded
         """;
 
     /// <summary>The index of the first column after <see cref="Columns"/> (e.g. a request hash selected beside them).</summary>
-    public const int Next = 24;
+    public const int Next = 26;
 
     public static List<TaskRecord> ReadAll(DbDataReader reader)
     {
@@ -60,6 +60,8 @@ internal static class TaskRows
             NextPollAt = reader.IsDBNull(21) ? null : FromMilliseconds(reader.GetInt64(21)),
             PollErrors = reader.GetInt32(22),
             EngineHistory = reader.IsDBNull(23) ? null : reader.GetString(23),
+            Cost = reader.GetInt64(24),
+            Refunded = reader.GetBoolean(25),
         };
     }
 

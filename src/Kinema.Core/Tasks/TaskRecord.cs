@@ -49,6 +49,10 @@ public sealed record TaskRecord
     public int PollErrors { get; init; }
     /// <summary>Engines tried before the one that took the task, and why they were passed over.</summary>
     public string? EngineHistory { get; init; }
+    /// <summary>Credits charged when the task was created (0 when billing was off or the task was free).</summary>
+    public long Cost { get; init; }
+    /// <summary>True once the cost went back to the tenant; set in the transaction that ended the task, so at most once.</summary>
+    public bool Refunded { get; init; }
 }
 
 /// <summary>Why a task failed: a stable code and a sentence for the client.</summary>
@@ -78,13 +82,21 @@ public sealed record StoredResult
 /// <param name="IdempotencyKey">The client's key, or null.</param>
 /// <param name="RequestHash">A hash of the canonical request, to tell a replay from a clash.</param>
 /// <param name="RequestJson">The request in the store's JSON form when the caller already has it (it hashed it).</param>
+/// <param name="Cost">
+/// Credits to charge, checked against the tenant's balance and debited in the transaction that writes the task
+/// (0: nothing is charged and the balance is not consulted).
+/// </param>
+/// <param name="KeyId">The API key that asked, recorded on the task and its ledger entries.</param>
 public sealed record NewTask(
-    string TenantId, string Engine, GenerationRequest Request, string? IdempotencyKey, string RequestHash, string? RequestJson = null);
+    string TenantId, string Engine, GenerationRequest Request, string? IdempotencyKey, string RequestHash, string? RequestJson = null,
+    long Cost = 0, string? KeyId = null);
 
 /// <summary>The outcome of a create.</summary>
 /// <param name="Task">The task created, or the earlier one an idempotent replay returns.</param>
 /// <param name="Kind">What happened.</param>
-public sealed record CreateOutcome(TaskRecord? Task, CreateOutcomeKind Kind);
+/// <param name="Balance">The tenant's balance when the create was refused for want of credits.</param>
+/// <param name="MaxInFlight">The tenant's cap when the create was refused for too many tasks in flight.</param>
+public sealed record CreateOutcome(TaskRecord? Task, CreateOutcomeKind Kind, long? Balance = null, int? MaxInFlight = null);
 
 /// <summary>What a create did.</summary>
 public enum CreateOutcomeKind
@@ -95,6 +107,10 @@ public enum CreateOutcomeKind
     Replayed,
     /// <summary>The Idempotency-Key was used before with a different body.</summary>
     KeyConflict,
+    /// <summary>The tenant's balance does not cover the cost: nothing was written or charged.</summary>
+    InsufficientCredits,
+    /// <summary>The tenant already has its maximum of pending and processing tasks: nothing was written.</summary>
+    TooManyInFlight,
 }
 
 /// <summary>The outcome of a cancel.</summary>

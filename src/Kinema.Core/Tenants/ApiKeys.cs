@@ -10,8 +10,22 @@ namespace Kinema.Core.Tenants;
 /// <param name="Prefix">The key's first characters, to recognise it in a list.</param>
 /// <param name="CreatedAt">When it was made.</param>
 /// <param name="RevokedAt">When it was revoked, or null while valid.</param>
+/// <param name="IsAdmin">May call <c>/v1/admin/*</c> (tenants, keys, credits, usage of every tenant).</param>
+/// <param name="RequestsPerMinute">This key's own rate limit, or null for the server's default.</param>
 public sealed record ApiKeyRecord(
-    string Id, string TenantId, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+    string Id, string TenantId, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt,
+    bool IsAdmin = false, int? RequestsPerMinute = null);
+
+/// <summary>A key to make.</summary>
+/// <param name="Name">A label for humans.</param>
+/// <param name="TenantId">Its tenant; by default a new tenant named after the key.</param>
+/// <param name="IsAdmin">May call the admin API.</param>
+/// <param name="RequestsPerMinute">Its own rate limit, or null for the server's default.</param>
+public sealed record NewApiKey(string Name, string? TenantId = null, bool IsAdmin = false, int? RequestsPerMinute = null)
+{
+    /// <summary>The tenant the key will belong to.</summary>
+    public string EffectiveTenantId => string.IsNullOrWhiteSpace(TenantId) ? Name : TenantId;
+}
 
 /// <summary>A key just made: the record, and the plaintext shown once.</summary>
 public sealed record CreatedApiKey(ApiKeyRecord Record, string Key);
@@ -41,7 +55,11 @@ public static class ApiKeyFormat
 public interface IApiKeyStore
 {
     /// <summary>Makes a key for a tenant (by default a new tenant named after the key).</summary>
-    Task<CreatedApiKey> CreateAsync(string name, string? tenantId, CancellationToken cancellationToken);
+    Task<CreatedApiKey> CreateAsync(string name, string? tenantId, CancellationToken cancellationToken) =>
+        CreateAsync(new NewApiKey(name, tenantId), cancellationToken);
+
+    /// <summary>Makes a key; its tenant gets an account (balance 0) in the same transaction when it has none.</summary>
+    Task<CreatedApiKey> CreateAsync(NewApiKey key, CancellationToken cancellationToken);
 
     /// <summary>The valid key matching a presented plaintext key, or null.</summary>
     Task<ApiKeyRecord?> FindValidAsync(string presentedKey, CancellationToken cancellationToken);

@@ -16,11 +16,12 @@ internal static class CancelTaskEndpoint
             .WithSummary("Cancel a task that has not ended")
             .ProducesErrors(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
 
-    internal static async Task<Results<Ok<TaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
+    internal static async Task<Results<Ok<CancelTaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string task_id,
         HttpContext http,
         TaskCanceller canceller,
         TaskStatusMapper mapper,
+        Microsoft.Extensions.Options.IOptions<Core.Billing.BillingOptions> billing,
         CancellationToken cancellationToken)
     {
         var tenant = TenantContext.Get(http);
@@ -41,6 +42,14 @@ internal static class CancelTaskEndpoint
                 $"the task is already {outcome.Task.State.ToWire()} and can no longer be cancelled", "task_id");
         }
 
-        return TypedResults.Ok(new TaskResponse(200, mapper.Map(outcome.Task, http.Request)));
+        return TypedResults.Ok(new CancelTaskResponse(200, mapper.Map(outcome.Task, http.Request),
+            billing.Value.Enabled ? RefundMessage(outcome.Task) : null));
     }
+
+    private static string? RefundMessage(TaskRecord task) => task switch
+    {
+        { Cost: 0 } => null,
+        { Refunded: true } => $"cancelled before any engine accepted it: its {task.Cost} credits were refunded",
+        _ => $"cancelled after the upstream engine '{task.Upstream?.Engine}' accepted it: the upstream bills the work, so its {task.Cost} credits are not refunded",
+    };
 }

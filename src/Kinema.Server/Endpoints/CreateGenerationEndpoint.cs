@@ -4,6 +4,7 @@ using Kinema.Contracts.Rules;
 using Kinema.Server.Auth;
 using Kinema.Server.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Kinema.Server.Endpoints;
 

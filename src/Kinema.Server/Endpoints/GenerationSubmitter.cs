@@ -16,7 +16,8 @@ namespace Kinema.Server.Endpoints;
 /// <param name="Task">The task written (or the earlier one an idempotent replay names).</param>
 /// <param name="Replayed">True when the Idempotency-Key named an earlier, identical request.</param>
 /// <param name="Error">Why the request was refused.</param>
-internal sealed record Submission(TaskRecord? Task, bool Replayed, JsonHttpResult<ErrorResponse>? Error);
+/// <param name="RetryAfter">True when the refusal is temporary (the tenant's cap on tasks in flight).</param>
+internal sealed record Submission(TaskRecord? Task, bool Replayed, JsonHttpResult<ErrorResponse>? Error, bool RetryAfter = false);
 
 /// <summary>
 /// The one path from a validated <see cref="GenerationRequest"/> to a durable task for a tenant: engine routing, the
@@ -29,7 +30,9 @@ internal sealed class GenerationSubmitter(
     EngineRegistry registry,
     TaskQueueSignal signal,
     Core.Diagnostics.KinemaMetrics metrics,
-    IOptions<FetchOptions> fetchOptions)
+    IOptions<FetchOptions> fetchOptions,
+    IOptions<Core.Billing.BillingOptions> billing,
+    Core.Billing.PriceList prices)
 {
     private const int MaxIdempotencyKeyLength = 255;
 
@@ -43,7 +46,7 @@ internal sealed class GenerationSubmitter(
 
     /// <summary>Writes the task; the request must already have passed the rule set.</summary>
     public async Task<Submission> SubmitAsync(
-        string tenantId, GenerationRequest request, string? idempotencyKey, CancellationToken cancellationToken)
+        string tenantId, GenerationRequest request, string? idempotencyKey, CancellationToken cancellationToken, string? keyId = null)
     {
         var engines = router.EnginesFor(request.Model);
         if (engines.Count == 0)
@@ -58,6 +61,19 @@ internal sealed class GenerationSubmitter(
             return Refused(ApiErrors.FromViolations(unsupported));
         }
 
+        // The price follows the model asked for, not the engine that serves it: a failover never changes it.
+        long cost = 0;
+        if (billing.Value.Enabled)
+        {
+            var quote = prices.Quote(request);
+            if (quote.Cost is not { } priced)
+            {
+                return Refused(ApiErrors.Create(StatusCodes.Status400BadRequest, quote.Message!, quote.Param));
+            }
+
+            cost = priced;
+        }
+
         if (idempotencyKey is { Length: > MaxIdempotencyKeyLength })
         {
             return Refused(ApiErrors.Create(StatusCodes.Status400BadRequest,
@@ -67,7 +83,7 @@ internal sealed class GenerationSubmitter(
         var requestJson = Core.Storage.Sqlite.SqliteTaskStore.SerializeRequest(request);
         var outcome = await store.CreateAsync(
             new NewTask(tenantId, engines[0], request, idempotencyKey is { Length: > 0 } ? idempotencyKey : null,
-                HashOf(requestJson), requestJson),
+                HashOf(requestJson), requestJson, cost, keyId),
             cancellationToken);
         switch (outcome.Kind)
         {
@@ -75,6 +91,11 @@ internal sealed class GenerationSubmitter(
                 return Refused(ApiErrors.Create(StatusCodes.Status409Conflict,
                     $"the Idempotency-Key was already used with a different request body (task {outcome.Task!.Id}); use a new key for a new request",
                     "Idempotency-Key"));
+            case CreateOutcomeKind.InsufficientCredits:
+                return Refused(ApiErrors.InsufficientCredits(outcome.Balance ?? 0, cost));
+            case CreateOutcomeKind.TooManyInFlight:
+                return Refused(ApiErrors.Create(StatusCodes.Status429TooManyRequests,
+                    $"this tenant already has {outcome.MaxInFlight} tasks pending or processing, its maximum; retry when one ends"), retryAfter: true);
             case CreateOutcomeKind.Replayed:
                 return new Submission(outcome.Task, Replayed: true, null);
             default:
@@ -87,7 +108,13 @@ internal sealed class GenerationSubmitter(
     /// <summary>Submits for the request's caller, honouring its Idempotency-Key and marking a replay in the answer.</summary>
     public async Task<Submission> SubmitAsync(HttpContext http, string tenantId, GenerationRequest request, CancellationToken cancellationToken)
     {
-        var submission = await SubmitAsync(tenantId, request, http.Request.Headers["Idempotency-Key"].ToString(), cancellationToken);
+        var submission = await SubmitAsync(tenantId, request, http.Request.Headers["Idempotency-Key"].ToString(), cancellationToken,
+            Auth.TenantContext.Get(http).Key.Id);
+        if (submission.RetryAfter)
+        {
+            http.Response.Headers.RetryAfter = "5";
+        }
+
         if (submission.Replayed)
         {
             // The aggregator's client reads Idempotency-Replayed; Idempotent-Replayed is kept for earlier clients.
@@ -98,7 +125,7 @@ internal sealed class GenerationSubmitter(
         return submission;
     }
 
-    private static Submission Refused(JsonHttpResult<ErrorResponse> error) => new(null, false, error);
+    private static Submission Refused(JsonHttpResult<ErrorResponse> error, bool retryAfter = false) => new(null, false, error, retryAfter);
 
     private static string HashOf(string canonicalJson) =>
         Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonicalJson)));

@@ -35,6 +35,24 @@ internal static class ApiErrors
             violations.Count > 1 ? violations.Select(v => new ErrorItem(v.Param.Length > 0 ? v.Param : null, v.Message)).ToList() : null);
     }
 
+    /// <summary>
+    /// 402 for a create the balance does not cover. The type is <c>insufficient_quota</c>, the code OpenAI-style clients
+    /// already recognise for "out of credits", rather than the generic <c>payment_required</c>.
+    /// </summary>
+    public static JsonHttpResult<ErrorResponse> InsufficientCredits(long balance, long cost) =>
+        TypedResults.Json(
+            new ErrorResponse(new ErrorBody
+            {
+                Code = StatusCodes.Status402PaymentRequired,
+                Type = InsufficientQuota,
+                Message = $"this task costs {cost} credits but the balance is {balance}; add credits and retry",
+            }),
+            KinemaJsonContext.Wire.ErrorResponse,
+            statusCode: StatusCodes.Status402PaymentRequired);
+
+    /// <summary>The error type of a 402 for want of credits.</summary>
+    public const string InsufficientQuota = "insufficient_quota";
+
     public static JsonHttpResult<ErrorResponse> TaskNotFound(string taskId) =>
         Create(StatusCodes.Status404NotFound, $"no task with id '{Truncate(taskId)}' exists for this API key", "task_id");
 

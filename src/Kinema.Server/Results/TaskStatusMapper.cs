@@ -10,9 +10,11 @@ namespace Kinema.Server.Results;
 /// Turns a stored task into the contract's task object, with fresh result URLs: the storage's own direct links when it
 /// gives them (an object store's presigned URLs), else Kinema's signed <c>/files</c> links.
 /// </summary>
-internal sealed class TaskStatusMapper(ResultUrlSigner signer, IResultStorage storage, IOptions<KinemaServerOptions> options)
+internal sealed class TaskStatusMapper(
+    ResultUrlSigner signer, IResultStorage storage, IOptions<KinemaServerOptions> options, IOptions<Core.Billing.BillingOptions> billing)
 {
     private readonly KinemaServerOptions _options = options.Value;
+    private readonly bool _billing = billing.Value.Enabled;
 
     public TaskStatusData Map(TaskRecord task, HttpRequest request) => Map(task, BaseUrl(request));
 
@@ -36,6 +38,8 @@ internal sealed class TaskStatusMapper(ResultUrlSigner signer, IResultStorage st
             Engine = task.Engine,
             Failover = task.EngineHistory,
             Updated = task.UpdatedAt.ToUnixTimeSeconds(),
+            Cost = _billing ? task.Cost : null,
+            Refunded = _billing ? task.Refunded : null,
         };
     }
 

@@ -50,6 +50,8 @@ internal sealed class KinemaTestServer : IAsyncDisposable
             ["Kinema:Fetch:AllowPrivateNetworks"] = "true",
             ["Kinema:Scheduler:PollInterval"] = "00:00:00.200",
             ["Logging:LogLevel:Default"] = "Warning",
+            // Tests poll fast and in parallel; the rate-limit tests set their own limit.
+            ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

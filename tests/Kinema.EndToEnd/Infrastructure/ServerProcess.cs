@@ -59,6 +59,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
         start.Environment["KINEMA__FETCH__ALLOWPRIVATENETWORKS"] = "true";
         start.Environment["KINEMA__SCHEDULER__POLLINTERVAL"] = "00:00:00.200";
+        start.Environment["KINEMA__RATELIMITS__REQUESTSPERMINUTE"] = "10000000"; // tests poll fast and in parallel
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

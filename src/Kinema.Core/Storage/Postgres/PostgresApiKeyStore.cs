@@ -6,24 +6,31 @@ namespace Kinema.Core.Storage.Postgres;
 /// <summary>API keys in PostgreSQL: a key made or revoked through one node holds on every node.</summary>
 internal sealed class PostgresApiKeyStore(PostgresDatabase database, TimeProvider time) : IApiKeyStore
 {
-    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at";
+    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at, is_admin, rpm";
 
-    public async Task<CreatedApiKey> CreateAsync(string name, string? tenantId, CancellationToken cancellationToken)
+    public async Task<CreatedApiKey> CreateAsync(NewApiKey newKey, CancellationToken cancellationToken)
     {
         var key = ApiKeyFormat.NewKey();
         var now = time.GetUtcNow();
         var record = new ApiKeyRecord(
             "key_" + Guid.CreateVersion7(now).ToString("N"),
-            string.IsNullOrWhiteSpace(tenantId) ? name : tenantId,
-            name,
+            newKey.EffectiveTenantId,
+            newKey.Name,
             ApiKeyFormat.DisplayPrefix(key),
             DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()),
-            null);
+            null,
+            newKey.IsAdmin,
+            newKey.RequestsPerMinute);
         await using var connection = await database.OpenAsync(cancellationToken);
+        // One statement, so the key and its tenant's account appear together.
         await using var command = new NpgsqlCommand("""
-            INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at)
-            VALUES (@id, @tenant, @name, @hash, @prefix, @now)
+            WITH key AS (
+                INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, is_admin, rpm)
+                VALUES (@id, @tenant, @name, @hash, @prefix, @now, @admin, @rpm))
+            INSERT INTO tenants (id, balance, created_at) VALUES (@tenant, 0, @now) ON CONFLICT (id) DO NOTHING
             """, connection);
+        command.Parameters.AddWithValue("admin", record.IsAdmin);
+        command.Parameters.Add(new NpgsqlParameter("rpm", NpgsqlTypes.NpgsqlDbType.Integer) { Value = (object?)record.RequestsPerMinute ?? DBNull.Value });
         command.Parameters.AddWithValue("id", record.Id);
         command.Parameters.AddWithValue("tenant", record.TenantId);
         command.Parameters.AddWithValue("name", record.Name);
@@ -69,7 +76,9 @@ internal sealed class PostgresApiKeyStore(PostgresDatabase database, TimeProvide
             keys.Add(new ApiKeyRecord(
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-                reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+                reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+                reader.GetBoolean(6),
+                reader.IsDBNull(7) ? null : reader.GetInt32(7)));
         }
 
         return keys;

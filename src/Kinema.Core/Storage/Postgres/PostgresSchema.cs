@@ -102,6 +102,47 @@ internal static class PostgresSchema
             value  BYTEA NOT NULL
         );
         """,
+        // Billing: a task's cost and whether it was refunded; tenants with balances (a CHECK keeps them at zero or
+        // above whatever the code does); the append-only ledger; admin keys and per-key rate limits. Every existing
+        // key's tenant gets an account (balance 0), so credits can be granted to it.
+        """
+        ALTER TABLE tasks ADD COLUMN cost BIGINT NOT NULL DEFAULT 0,
+                          ADD COLUMN key_id TEXT,
+                          ADD COLUMN refunded BOOLEAN NOT NULL DEFAULT FALSE;
+        CREATE INDEX ix_tasks_in_flight ON tasks(tenant_id) WHERE status IN ('pending', 'processing');
+
+        ALTER TABLE api_keys ADD COLUMN is_admin BOOLEAN NOT NULL DEFAULT FALSE,
+                             ADD COLUMN rpm INTEGER;
+
+        CREATE TABLE tenants (
+            id            TEXT PRIMARY KEY,
+            balance       BIGINT NOT NULL DEFAULT 0 CHECK (balance >= 0),
+            max_in_flight INTEGER,
+            created_at    BIGINT NOT NULL
+        );
+        INSERT INTO tenants (id, balance, created_at)
+            SELECT tenant_id, 0, MIN(created_at) FROM api_keys GROUP BY tenant_id;
+
+        CREATE TABLE ledger (
+            id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            tenant_id     TEXT NOT NULL,
+            key_id        TEXT,
+            task_id       TEXT,
+            kind          TEXT NOT NULL,
+            amount        BIGINT NOT NULL,
+            balance_after BIGINT NOT NULL CHECK (balance_after >= 0),
+            note          TEXT,
+            created_at    BIGINT NOT NULL
+        );
+        CREATE INDEX ix_ledger_tenant ON ledger(tenant_id, id DESC);
+        -- The database itself refuses a second charge or a second refund of one task.
+        CREATE UNIQUE INDEX ux_ledger_charge ON ledger(task_id) WHERE kind = 'charge';
+        CREATE UNIQUE INDEX ux_ledger_refund ON ledger(task_id) WHERE kind = 'refund';
+        CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the ledger is append-only'; END $$;
+        CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger
+            FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
+        """,
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -104,13 +104,13 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         var now = _time.GetUtcNow();
         var nowMs = now.ToUnixTimeMilliseconds();
         await using var connection = await _database.OpenAsync(CancellationToken.None).ConfigureAwait(false);
-        if (batch.TrueForAll(pending => pending.Task.IdempotencyKey is null))
-        {
-            await InsertUnkeyedAsync(connection, batch, now).ConfigureAwait(false);
-            return;
-        }
 
         await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+
+        // The batch's tenants' accounts, locked first (in id order, so racing batches on other nodes queue rather than
+        // deadlock): until this commits, no other node can charge these balances or add tasks for these tenants, and
+        // because the lock is taken before the idempotency lookup, that lookup sees every task they committed.
+        var accounts = await LockAccountsAsync(connection, batch).ConfigureAwait(false);
 
         // Keys seen earlier (in the table, or earlier in this batch) answer without inserting.
         var outcomes = new CreateOutcome?[batch.Count];
@@ -144,15 +144,37 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
                     continue;
                 }
 
-                if (inBatch.TryGetValue((task.TenantId, key), out var first))
+                if (inBatch.ContainsKey((task.TenantId, key)))
                 {
                     continue; // Answered after the insert, from the first create that carried the key.
                 }
-
-                inBatch[(task.TenantId, key)] = index;
             }
 
-            toInsert.Add((index, NewRecord(task, TaskIds.New(now), nowMs)));
+            if (Refusal(task, accounts) is { } refused)
+            {
+                outcomes[index] = refused;
+                continue;
+            }
+
+            if (task.IdempotencyKey is { } accepted)
+            {
+                inBatch[(task.TenantId, accepted)] = index;
+            }
+
+            var id = TaskIds.New(now);
+            toInsert.Add((index, new TaskRecord
+            {
+                Id = id,
+                TenantId = task.TenantId,
+                Model = task.Request.Model,
+                Engine = task.Engine,
+                Request = task.Request,
+                State = TaskState.Pending,
+                CreatedAt = TaskRows.FromMilliseconds(nowMs),
+                UpdatedAt = TaskRows.FromMilliseconds(nowMs),
+                IdempotencyKey = task.IdempotencyKey,
+                Cost = task.Cost,
+            }));
         }
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
@@ -160,10 +182,10 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         {
             await using var insert = new NpgsqlCommand("""
                 INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
-                                   idempotency_key, request_hash)
-                SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash
-                FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes)
-                     AS t(id, tenant, model, engine, request, key, hash)
+                                   idempotency_key, request_hash, cost, key_id)
+                SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash, cost, key_id
+                FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes, @costs, @key_ids)
+                     AS t(id, tenant, model, engine, request, key, hash, cost, key_id)
                 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING id
                 """, connection);
@@ -175,6 +197,8 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             AddTextArray(insert, "requests", toInsert.Select(i => (string?)batch[i.Index].RequestJson));
             AddTextArray(insert, "keys", toInsert.Select(i => i.Record.IdempotencyKey));
             AddTextArray(insert, "hashes", toInsert.Select(i => (string?)batch[i.Index].Task.RequestHash));
+            insert.Parameters.AddWithValue("costs", toInsert.Select(i => batch[i.Index].Task.Cost).ToArray());
+            AddTextArray(insert, "key_ids", toInsert.Select(i => batch[i.Index].Task.KeyId));
             await using (var reader = await insert.ExecuteReaderAsync().ConfigureAwait(false))
             {
                 while (await reader.ReadAsync().ConfigureAwait(false))
@@ -201,6 +225,9 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             }
         }
 
+        await ChargeAsync(connection, toInsert.Where(i => inserted.Contains(i.Record.Id)).Select(i => (i.Record, batch[i.Index].Task)).ToList(),
+            accounts, nowMs).ConfigureAwait(false);
+
         if (inserted.Count > 0)
         {
             await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
@@ -225,50 +252,133 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// The common case, no idempotency keys: one statement, one round trip, committed on its own. The notice rides in
-    /// the same statement; PostgreSQL folds identical notices of one transaction into one.
-    /// </summary>
-    private async Task InsertUnkeyedAsync(NpgsqlConnection connection, List<PendingCreate> batch, DateTimeOffset now)
+    /// <summary>A tenant's account as this batch sees it while holding its row lock: what is left after the creates accepted so far.</summary>
+    private sealed class LockedAccount(long balance, int? maxInFlight)
     {
-        var nowMs = now.ToUnixTimeMilliseconds();
-        var records = batch.Select(pending => NewRecord(pending.Task, TaskIds.New(now), nowMs)).ToList();
-        await using var insert = new NpgsqlCommand("""
-            WITH inserted AS (
-                INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, request_hash)
-                SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, hash
-                FROM unnest(@ids, @tenants, @models, @engines, @requests, @hashes) AS t(id, tenant, model, engine, request, hash)
-                RETURNING 1)
-            SELECT pg_notify(@channel, @payload) FROM inserted
-            """, connection);
-        insert.Parameters.AddWithValue("now", nowMs);
-        AddTextArray(insert, "ids", records.Select(r => (string?)r.Id));
-        AddTextArray(insert, "tenants", records.Select(r => (string?)r.TenantId));
-        AddTextArray(insert, "models", records.Select(r => (string?)r.Model));
-        AddTextArray(insert, "engines", records.Select(r => (string?)r.Engine));
-        AddTextArray(insert, "requests", batch.Select(p => (string?)p.RequestJson));
-        AddTextArray(insert, "hashes", batch.Select(p => (string?)p.Task.RequestHash));
-        insert.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
-        insert.Parameters.AddWithValue("payload", _database.Payload('n', ""));
-        await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
-        for (var index = 0; index < batch.Count; index++)
-        {
-            batch[index].Completion.TrySetResult(new CreateOutcome(records[index], CreateOutcomeKind.Created));
-        }
+        public long Balance { get; set; } = balance;
+        public long StartBalance { get; } = balance;
+        public int? MaxInFlight { get; } = maxInFlight;
+        public long InFlight { get; set; }
     }
 
-    private static TaskRecord NewRecord(NewTask task, string id, long nowMs) => new()
+    private static async Task<Dictionary<string, LockedAccount>> LockAccountsAsync(NpgsqlConnection connection, List<PendingCreate> batch)
     {
-        Id = id,
-        TenantId = task.TenantId,
-        Model = task.Request.Model,
-        Engine = task.Engine,
-        Request = task.Request,
-        State = TaskState.Pending,
-        CreatedAt = TaskRows.FromMilliseconds(nowMs),
-        UpdatedAt = TaskRows.FromMilliseconds(nowMs),
-        IdempotencyKey = task.IdempotencyKey,
-    };
+        var accounts = new Dictionary<string, LockedAccount>(StringComparer.Ordinal);
+        await using (var lockAccounts = new NpgsqlCommand("""
+            SELECT id, balance, max_in_flight FROM tenants WHERE id = ANY(@tenants) ORDER BY id FOR UPDATE
+            """, connection))
+        {
+            AddTextArray(lockAccounts, "tenants", batch.Select(p => (string?)p.Task.TenantId).Distinct());
+            await using var reader = await lockAccounts.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                accounts[reader.GetString(0)] = new LockedAccount(reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt32(2));
+            }
+        }
+
+        var capped = accounts.Where(a => a.Value.MaxInFlight is not null).Select(a => (string?)a.Key).ToList();
+        if (capped.Count > 0)
+        {
+            // READ COMMITTED takes a fresh snapshot per statement: this count, after the lock, sees every task a racing
+            // batch committed before releasing it.
+            await using var count = new NpgsqlCommand("""
+                SELECT tenant_id, COUNT(*) FROM tasks WHERE tenant_id = ANY(@tenants) AND status IN ('pending', 'processing')
+                GROUP BY tenant_id
+                """, connection);
+            AddTextArray(count, "tenants", capped);
+            await using var reader = await count.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                accounts[reader.GetString(0)].InFlight = reader.GetInt64(1);
+            }
+        }
+
+        return accounts;
+    }
+
+    /// <summary>Why a create is refused (its tenant is at its cap, or its balance does not cover it), or null; an accepted one is counted.</summary>
+    private static CreateOutcome? Refusal(NewTask task, Dictionary<string, LockedAccount> accounts)
+    {
+        if (!accounts.TryGetValue(task.TenantId, out var account))
+        {
+            return task.Cost > 0 ? new CreateOutcome(null, CreateOutcomeKind.InsufficientCredits, Balance: 0) : null;
+        }
+
+        if (account.MaxInFlight is { } cap && account.InFlight >= cap)
+        {
+            return new CreateOutcome(null, CreateOutcomeKind.TooManyInFlight, MaxInFlight: cap);
+        }
+
+        if (account.Balance < task.Cost)
+        {
+            return new CreateOutcome(null, CreateOutcomeKind.InsufficientCredits, Balance: account.Balance);
+        }
+
+        account.Balance -= task.Cost;
+        account.InFlight++;
+        return null;
+    }
+
+    /// <summary>
+    /// Debits the inserted tasks' costs (<c>balance &gt;= cost</c> in the update and a CHECK on the column make an
+    /// overdraw impossible even if this code were wrong) and writes one ledger line per charge.
+    /// </summary>
+    private static async Task ChargeAsync(
+        NpgsqlConnection connection, List<(TaskRecord Record, NewTask Task)> created, Dictionary<string, LockedAccount> accounts, long nowMs)
+    {
+        var charged = created.Where(c => c.Task.Cost > 0).ToList();
+        if (charged.Count == 0)
+        {
+            return;
+        }
+
+        var totals = charged.GroupBy(c => c.Task.TenantId, StringComparer.Ordinal)
+            .Select(g => (Tenant: g.Key, Total: g.Sum(c => c.Task.Cost))).ToList();
+        await using (var debit = new NpgsqlCommand("""
+            UPDATE tenants t SET balance = t.balance - d.total
+            FROM unnest(@tenants, @totals) AS d(tenant, total)
+            WHERE t.id = d.tenant AND t.balance >= d.total
+            RETURNING t.id, t.balance
+            """, connection))
+        {
+            AddTextArray(debit, "tenants", totals.Select(t => (string?)t.Tenant));
+            debit.Parameters.AddWithValue("totals", totals.Select(t => t.Total).ToArray());
+            var debited = 0;
+            await using var reader = await debit.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                debited++;
+            }
+
+            if (debited != totals.Count)
+            {
+                throw new InvalidOperationException("A tenant's balance changed under its row lock; the batch is rolled back.");
+            }
+        }
+
+        // Balances after each charge, in the order the batch accepted them (ledger ids follow that order).
+        var running = accounts.ToDictionary(a => a.Key, a => a.Value.StartBalance, StringComparer.Ordinal);
+        var after = new List<long>(charged.Count);
+        foreach (var (_, task) in charged)
+        {
+            running[task.TenantId] -= task.Cost;
+            after.Add(running[task.TenantId]);
+        }
+
+        await using var lines = new NpgsqlCommand("""
+            INSERT INTO ledger (tenant_id, key_id, task_id, kind, amount, balance_after, created_at)
+            SELECT tenant, key_id, task_id, 'charge', -cost, balance_after, @now
+            FROM unnest(@tenants, @key_ids, @task_ids, @costs, @after) WITH ORDINALITY AS l(tenant, key_id, task_id, cost, balance_after, n)
+            ORDER BY n
+            """, connection);
+        lines.Parameters.AddWithValue("now", nowMs);
+        AddTextArray(lines, "tenants", charged.Select(c => (string?)c.Task.TenantId));
+        AddTextArray(lines, "key_ids", charged.Select(c => c.Task.KeyId));
+        AddTextArray(lines, "task_ids", charged.Select(c => (string?)c.Record.Id));
+        lines.Parameters.AddWithValue("costs", charged.Select(c => c.Task.Cost).ToArray());
+        lines.Parameters.AddWithValue("after", after.ToArray());
+        await lines.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
 
     private static CreateOutcome Replay(TaskRecord earlier, string earlierHash, string requestHash) =>
         new(earlier, earlierHash == requestHash ? CreateOutcomeKind.Replayed : CreateOutcomeKind.KeyConflict);
@@ -310,15 +420,16 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await _database.OpenAsync(cancellationToken);
         // A task whose workers died MaxAttempts times is failed, not retried forever.
-        await using (var exhausted = new NpgsqlCommand("""
-            WITH failed AS (
+        await using (var exhausted = new NpgsqlCommand($"""
+            WITH ended AS (
                 UPDATE tasks SET status = 'failed', error_code = 'attempts_exhausted',
                     error_message = 'the task was interrupted ' || attempts || ' times while being made and was given up',
-                    finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
+                    finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL, {PostgresLedger.RefundOnFailure}
                 WHERE id IN (SELECT id FROM tasks WHERE status = 'processing' AND lease_expires_at < @now AND attempts >= @max
                              FOR UPDATE SKIP LOCKED)
-                RETURNING id)
-            SELECT pg_notify(@channel, @prefix || id) FROM failed
+                RETURNING {PostgresLedger.Returning}),
+            {PostgresLedger.Ctes}
+            SELECT pg_notify(@channel, @prefix || id) FROM ended
             """, connection))
         {
             exhausted.Parameters.AddWithValue("now", now);
@@ -374,11 +485,11 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             cancellationToken);
 
     public Task<bool> FailAsync(string taskId, string workerId, TaskFailure failure, CancellationToken cancellationToken) =>
-        FinishAsync(taskId, workerId, "status = 'failed', error_code = @code, error_message = @message", parameters =>
+        FinishAsync(taskId, workerId, $"status = 'failed', error_code = @code, error_message = @message, {PostgresLedger.RefundOnFailure}", parameters =>
         {
             parameters.AddWithValue("code", failure.Code);
             parameters.AddWithValue("message", failure.Message);
-        }, cancellationToken);
+        }, cancellationToken, refund: true);
 
     public Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken) =>
         ChangeAsync('c', taskId, """
@@ -394,13 +505,15 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         // Clearing the lease is what stops a running render: the worker's next heartbeat finds it gone.
+        // Nothing was delivered; unless an upstream accepted the task (it bills it), the cost goes back in this statement.
         await using var command = new NpgsqlCommand($"""
-            WITH cancelled AS (
+            WITH ended AS (
                 UPDATE tasks SET status = 'cancelled', finished_at = @now, updated_at = @now,
-                                 lease_owner = NULL, lease_expires_at = NULL, next_poll_at = NULL
+                                 lease_owner = NULL, lease_expires_at = NULL, next_poll_at = NULL, {PostgresLedger.RefundOnCancel}
                 WHERE id = @id AND tenant_id = @tenant AND status IN ('pending', 'processing')
-                RETURNING {TaskRows.Columns})
-            SELECT *, pg_notify(@channel, @payload) FROM cancelled
+                RETURNING {TaskRows.Columns}, key_id),
+            {PostgresLedger.Ctes}
+            SELECT *, pg_notify(@channel, @payload) FROM ended
             """, connection);
         command.Parameters.AddWithValue("now", _time.GetUtcNow().ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("id", taskId);
@@ -497,7 +610,8 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken) => Task.FromResult(0);
 
     private Task<bool> FinishAsync(
-        string taskId, string workerId, string assignments, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken) =>
+        string taskId, string workerId, string assignments, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken,
+        bool refund = false) =>
         ChangeAsync('f', taskId, $"""
             UPDATE tasks SET {assignments}, finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
             WHERE id = @id AND lease_owner = @worker AND status = 'processing'
@@ -506,17 +620,26 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             parameters.AddWithValue("now", _time.GetUtcNow().ToUnixTimeMilliseconds());
             parameters.AddWithValue("worker", workerId);
             bind(parameters);
-        }, cancellationToken);
+        }, cancellationToken, refund);
 
     /// <summary>Runs a fenced single-row update and, when it changed the row, announces it in the same statement.</summary>
+    /// <remarks>With <paramref name="refund"/>, the update ends the task and sets <c>refunded</c> (see <see cref="PostgresLedger"/>):
+    /// the same statement credits the tenant and writes the ledger line.</remarks>
     internal static async Task<bool> ChangeAsync(
-        PostgresDatabase database, char kind, string taskId, string update, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
+        PostgresDatabase database, char kind, string taskId, string update, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken,
+        bool refund = false)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"""
-            WITH changed AS ({update} RETURNING id)
-            SELECT pg_notify(@channel, @payload) FROM changed
-            """, connection);
+        await using var command = new NpgsqlCommand(refund
+            ? $"""
+               WITH ended AS ({update} RETURNING {PostgresLedger.Returning}),
+               {PostgresLedger.Ctes}
+               SELECT pg_notify(@channel, @payload) FROM ended
+               """
+            : $"""
+               WITH changed AS ({update} RETURNING id)
+               SELECT pg_notify(@channel, @payload) FROM changed
+               """, connection);
         command.Parameters.AddWithValue("id", taskId);
         command.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
         command.Parameters.AddWithValue("payload", database.Payload(kind, taskId));
@@ -531,8 +654,9 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         return rows == 1;
     }
 
-    private Task<bool> ChangeAsync(char kind, string taskId, string update, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken) =>
-        ChangeAsync(_database, kind, taskId, update, bind, cancellationToken);
+    private Task<bool> ChangeAsync(
+        char kind, string taskId, string update, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken, bool refund = false) =>
+        ChangeAsync(_database, kind, taskId, update, bind, cancellationToken, refund);
 
     internal static async Task<List<TaskRecord>> ReadAllAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {

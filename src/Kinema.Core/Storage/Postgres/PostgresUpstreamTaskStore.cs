@@ -102,29 +102,30 @@ internal sealed class PostgresUpstreamTaskStore(PostgresDatabase database, TimeP
         }, cancellationToken);
 
     public Task<bool> FailAsync(string taskId, string upstreamId, TaskFailure failure, CancellationToken cancellationToken) =>
-        Update('f', taskId, """
+        Update('f', taskId, $"""
             UPDATE tasks SET status = 'failed', error_code = @code, error_message = @message, finished_at = @now, updated_at = @now,
-                             next_poll_at = NULL
+                             next_poll_at = NULL, {PostgresLedger.RefundOnFailure}
             WHERE id = @id AND upstream_id = @upstream AND status = 'processing'
             """, p =>
         {
             p.AddWithValue("code", failure.Code);
             p.AddWithValue("message", failure.Message);
             p.AddWithValue("upstream", upstreamId);
-        }, cancellationToken);
+        }, cancellationToken, refund: true);
 
     public async Task<IReadOnlyList<TaskRecord>> FailOverdueAsync(
         DateTimeOffset startedBefore, TaskFailure failure, int max, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand($"""
-            WITH failed AS (
+            WITH ended AS (
                 UPDATE tasks SET status = 'failed', error_code = @code, error_message = @message, finished_at = @now,
-                                 updated_at = @now, next_poll_at = NULL
+                                 updated_at = @now, next_poll_at = NULL, {PostgresLedger.RefundOnFailure}
                 WHERE id IN (SELECT id FROM tasks WHERE next_poll_at IS NOT NULL AND status = 'processing'
                              AND started_at < @before LIMIT @max FOR UPDATE SKIP LOCKED)
-                RETURNING {TaskRows.Columns})
-            SELECT *, pg_notify(@channel, @prefix || id) FROM failed
+                RETURNING {TaskRows.Columns}, key_id),
+            {PostgresLedger.Ctes}
+            SELECT *, pg_notify(@channel, @prefix || id) FROM ended
             """, connection);
         command.Parameters.AddWithValue("code", failure.Code);
         command.Parameters.AddWithValue("message", failure.Message);
@@ -158,14 +159,15 @@ internal sealed class PostgresUpstreamTaskStore(PostgresDatabase database, TimeP
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private async Task<bool> Update(char kind, string taskId, string sql, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
+    private async Task<bool> Update(
+        char kind, string taskId, string sql, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken, bool refund = false)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var changed = await PostgresTaskStore.ChangeAsync(database, kind, taskId, sql, p =>
         {
             p.AddWithValue("now", now);
             bind(p);
-        }, cancellationToken);
+        }, cancellationToken, refund);
         if (changed && kind == 'f')
         {
             feed.PublishFinished(taskId);

@@ -6,26 +6,31 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>API keys in the same SQLite file as the tasks.</summary>
 internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider time) : IApiKeyStore
 {
-    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at";
+    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at, is_admin, rpm";
 
-    public Task<CreatedApiKey> CreateAsync(string name, string? tenantId, CancellationToken cancellationToken)
+    public Task<CreatedApiKey> CreateAsync(NewApiKey newKey, CancellationToken cancellationToken)
     {
         var key = ApiKeyFormat.NewKey();
         var now = time.GetUtcNow();
         var record = new ApiKeyRecord(
             "key_" + Guid.CreateVersion7(now).ToString("N"),
-            string.IsNullOrWhiteSpace(tenantId) ? name : tenantId,
-            name,
+            newKey.EffectiveTenantId,
+            newKey.Name,
             ApiKeyFormat.DisplayPrefix(key),
             DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()),
-            null);
+            null,
+            newKey.IsAdmin,
+            newKey.RequestsPerMinute);
         return database.WriteAsync(connection =>
         {
             using var command = connection.CreateCommand();
             command.CommandText = """
-                INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at)
-                VALUES ($id, $tenant, $name, $hash, $prefix, $now)
+                INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, is_admin, rpm)
+                VALUES ($id, $tenant, $name, $hash, $prefix, $now, $admin, $rpm);
+                INSERT OR IGNORE INTO tenants (id, balance, created_at) VALUES ($tenant, 0, $now);
                 """;
+            command.Parameters.AddWithValue("$admin", record.IsAdmin);
+            command.Parameters.AddWithValue("$rpm", (object?)record.RequestsPerMinute ?? DBNull.Value);
             command.Parameters.AddWithValue("$id", record.Id);
             command.Parameters.AddWithValue("$tenant", record.TenantId);
             command.Parameters.AddWithValue("$name", record.Name);
@@ -85,5 +90,7 @@ internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider ti
         reader.GetString(2),
         reader.GetString(3),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-        reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)));
+        reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+        reader.GetBoolean(6),
+        reader.IsDBNull(7) ? null : reader.GetInt32(7));
 }

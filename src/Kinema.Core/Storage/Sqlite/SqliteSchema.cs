@@ -5,7 +5,7 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>The schema, versioned with <c>PRAGMA user_version</c> so later releases can migrate forward.</summary>
 internal static class SqliteSchema
 {
-    private const int CurrentVersion = 1;
+    private const int CurrentVersion = 2;
 
     private const string Version1 = """
         CREATE TABLE IF NOT EXISTS tasks (
@@ -91,6 +91,47 @@ internal static class SqliteSchema
         );
         """;
 
+    // Billing: a task's cost and whether it was refunded; tenants with balances; the append-only ledger; admin keys and
+    // per-key rate limits. Every existing key's tenant gets an account (balance 0), so credits can be granted to it.
+    private const string Version2 = """
+        ALTER TABLE tasks ADD COLUMN cost INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tasks ADD COLUMN key_id TEXT;
+        ALTER TABLE tasks ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX IF NOT EXISTS ix_tasks_in_flight ON tasks(tenant_id) WHERE status IN ('pending', 'processing');
+
+        ALTER TABLE api_keys ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE api_keys ADD COLUMN rpm INTEGER;
+
+        CREATE TABLE IF NOT EXISTS tenants (
+            id            TEXT PRIMARY KEY,
+            balance       INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+            max_in_flight INTEGER,
+            created_at    INTEGER NOT NULL
+        );
+        INSERT OR IGNORE INTO tenants (id, balance, created_at)
+            SELECT tenant_id, 0, MIN(created_at) FROM api_keys GROUP BY tenant_id;
+
+        CREATE TABLE IF NOT EXISTS ledger (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant_id     TEXT NOT NULL,
+            key_id        TEXT,
+            task_id       TEXT,
+            kind          TEXT NOT NULL,
+            amount        INTEGER NOT NULL,
+            balance_after INTEGER NOT NULL CHECK (balance_after >= 0),
+            note          TEXT,
+            created_at    INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_ledger_tenant ON ledger(tenant_id, id DESC);
+        -- The database itself refuses a second charge or a second refund of one task.
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_ledger_charge ON ledger(task_id) WHERE kind = 'charge';
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_ledger_refund ON ledger(task_id) WHERE kind = 'refund';
+        CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        """;
+
     public static void Apply(SqliteConnection connection)
     {
         using var read = connection.CreateCommand();
@@ -106,7 +147,15 @@ internal static class SqliteSchema
         {
             SqliteDatabase.Execute(connection, "BEGIN IMMEDIATE;");
             SqliteDatabase.Execute(connection, Version1);
-            SqliteDatabase.Execute(connection, $"PRAGMA user_version={CurrentVersion};");
+            SqliteDatabase.Execute(connection, "PRAGMA user_version=1;");
+            SqliteDatabase.Execute(connection, "COMMIT;");
+        }
+
+        if (version < 2)
+        {
+            SqliteDatabase.Execute(connection, "BEGIN IMMEDIATE;");
+            SqliteDatabase.Execute(connection, Version2);
+            SqliteDatabase.Execute(connection, "PRAGMA user_version=2;");
             SqliteDatabase.Execute(connection, "COMMIT;");
         }
     }

@@ -38,6 +38,26 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
                 }
             }
 
+            // Limits and money are decided here, inside the writer's batch: no other write runs between the check and
+            // the debit, so racing creates can neither overdraw the balance nor exceed the cap.
+            var account = ReadAccount(connection, task.TenantId);
+            if (account?.MaxInFlight is { } cap && SqliteLedger.CountInFlight(connection, task.TenantId) >= cap)
+            {
+                return new CreateOutcome(null, CreateOutcomeKind.TooManyInFlight, MaxInFlight: cap);
+            }
+
+            long? balanceAfter = null;
+            if (task.Cost > 0)
+            {
+                balanceAfter = account is { } found && found.Balance >= task.Cost
+                    ? SqliteLedger.Move(connection, task.TenantId, -task.Cost)
+                    : null;
+                if (balanceAfter is null)
+                {
+                    return new CreateOutcome(null, CreateOutcomeKind.InsufficientCredits, Balance: account?.Balance ?? 0);
+                }
+            }
+
             var insert = InsertCommand(connection);
             insert.Parameters["$id"].Value = id;
             insert.Parameters["$tenant"].Value = task.TenantId;
@@ -47,7 +67,15 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             insert.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
             insert.Parameters["$key"].Value = (object?)task.IdempotencyKey ?? DBNull.Value;
             insert.Parameters["$hash"].Value = task.RequestHash;
+            insert.Parameters["$cost"].Value = task.Cost;
+            insert.Parameters["$key_id"].Value = (object?)task.KeyId ?? DBNull.Value;
             insert.ExecuteNonQuery();
+            if (balanceAfter is { } after)
+            {
+                SqliteLedger.Append(connection, task.TenantId, task.KeyId, id, Billing.LedgerKinds.Charge, -task.Cost, after, null,
+                    now.ToUnixTimeMilliseconds());
+            }
+
             var record = new TaskRecord
             {
                 Id = id,
@@ -59,6 +87,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
                 CreatedAt = FromMilliseconds(now.ToUnixTimeMilliseconds()),
                 UpdatedAt = FromMilliseconds(now.ToUnixTimeMilliseconds()),
                 IdempotencyKey = task.IdempotencyKey,
+                Cost = task.Cost,
             };
             return new CreateOutcome(record, CreateOutcomeKind.Created);
         }, cancellationToken);
@@ -82,10 +111,10 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         var insert = connection.CreateCommand();
         insert.CommandText = """
             INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
-                               idempotency_key, request_hash)
-            VALUES ($id, $tenant, $model, $engine, $request, 'pending', 0, $now, $now, $key, $hash)
+                               idempotency_key, request_hash, cost, key_id)
+            VALUES ($id, $tenant, $model, $engine, $request, 'pending', 0, $now, $now, $key, $hash, $cost, $key_id)
             """;
-        foreach (var name in new[] { "$id", "$tenant", "$model", "$engine", "$request", "$now", "$key", "$hash" })
+        foreach (var name in new[] { "$id", "$tenant", "$model", "$engine", "$request", "$now", "$key", "$hash", "$cost", "$key_id" })
         {
             insert.Parameters.Add(new SqliteParameter(name, DBNull.Value));
         }
@@ -96,6 +125,23 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
     }
 
     private SqliteCommand? _insert;
+    private SqliteCommand? _readAccount;
+
+    /// <summary>The tenant's balance and cap, through a statement prepared once (every create reads them).</summary>
+    private (long Balance, int? MaxInFlight)? ReadAccount(SqliteConnection connection, string tenantId)
+    {
+        if (_readAccount is null || !ReferenceEquals(_readAccount.Connection, connection))
+        {
+            _readAccount = connection.CreateCommand();
+            _readAccount.CommandText = "SELECT balance, max_in_flight FROM tenants WHERE id = $id";
+            _readAccount.Parameters.Add(new SqliteParameter("$id", DBNull.Value));
+            _readAccount.Prepare();
+        }
+
+        _readAccount.Parameters["$id"].Value = tenantId;
+        using var reader = _readAccount.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetInt32(1)) : null;
+    }
 
     public Task<TaskRecord?> GetAsync(string tenantId, string taskId, CancellationToken cancellationToken)
     {
@@ -169,7 +215,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         {
             command.Parameters.AddWithValue("$code", failure.Code);
             command.Parameters.AddWithValue("$message", failure.Message);
-        }, cancellationToken);
+        }, cancellationToken, refund: true);
     }
 
     public Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken)
@@ -204,12 +250,20 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             command.Parameters.AddWithValue("$now", now);
             command.Parameters.AddWithValue("$id", taskId);
             command.Parameters.AddWithValue("$tenant", tenantId);
+            TaskRecord? cancelled = null;
             using (var reader = command.ExecuteReader())
             {
                 if (reader.Read())
                 {
-                    return new CancelOutcome(ReadRecord(reader), Cancelled: true);
+                    cancelled = ReadRecord(reader);
                 }
+            }
+
+            if (cancelled is not null)
+            {
+                // Nothing was delivered; unless an upstream accepted the task (it bills it), the cost goes back now.
+                var refunded = SqliteLedger.RefundIfDue(connection, taskId, now);
+                return new CancelOutcome(cancelled with { Refunded = cancelled.Refunded || refunded }, Cancelled: true);
             }
 
             using var read = connection.CreateCommand();
@@ -306,7 +360,8 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
     }
 
     private Task<bool> FinishAsync(
-        string taskId, string workerId, string assignments, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+        string taskId, string workerId, string assignments, Action<SqliteCommand> bind, CancellationToken cancellationToken,
+        bool refund = false)
     {
         return database.WriteAsync(connection =>
         {
@@ -321,7 +376,13 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             command.Parameters.AddWithValue("$id", taskId);
             command.Parameters.AddWithValue("$worker", workerId);
             bind(command);
-            return command.ExecuteNonQuery() == 1;
+            var changed = command.ExecuteNonQuery() == 1;
+            if (changed && refund)
+            {
+                SqliteLedger.RefundIfDue(connection, taskId, now);
+            }
+
+            return changed;
         }, cancellationToken);
     }
 
@@ -334,10 +395,23 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
                 error_message = 'the task was interrupted ' || attempts || ' times while being made and was given up',
                 finished_at = $now, updated_at = $now, lease_owner = NULL, lease_expires_at = NULL
             WHERE status = 'processing' AND lease_expires_at < $now AND attempts >= $max
+            RETURNING id
             """;
         command.Parameters.AddWithValue("$now", now);
         command.Parameters.AddWithValue("$max", options.MaxAttempts);
-        command.ExecuteNonQuery();
+        var failed = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                failed.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var taskId in failed)
+        {
+            SqliteLedger.RefundIfDue(connection, taskId, now);
+        }
     }
 
     private static (TaskRecord Record, string RequestHash)? FindByIdempotencyKey(

@@ -72,11 +72,11 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
             """, [("$result", JsonSerializer.Serialize(result, StoreJsonContext.Default.StoredResult)), ("$upstream", upstreamId)], cancellationToken);
 
     public Task<bool> FailAsync(string taskId, string upstreamId, TaskFailure failure, CancellationToken cancellationToken) =>
-        Finish(taskId, """
+        Finish(taskId, refund: true, sql: """
             UPDATE tasks SET status = 'failed', error_code = $code, error_message = $message, finished_at = $now, updated_at = $now,
                              next_poll_at = NULL
             WHERE id = $id AND upstream_id = $upstream AND status = 'processing'
-            """, [("$code", failure.Code), ("$message", failure.Message), ("$upstream", upstreamId)], cancellationToken);
+            """, parameters: [("$code", failure.Code), ("$message", failure.Message), ("$upstream", upstreamId)], cancellationToken: cancellationToken);
 
     public async Task<IReadOnlyList<TaskRecord>> FailOverdueAsync(
         DateTimeOffset startedBefore, TaskFailure failure, int max, CancellationToken cancellationToken)
@@ -97,7 +97,16 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
             command.Parameters.AddWithValue("$now", now);
             command.Parameters.AddWithValue("$before", startedBefore.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$max", max);
-            return SqliteTaskStore.ReadAll(command);
+            var overdue = SqliteTaskStore.ReadAll(command);
+            for (var index = 0; index < overdue.Count; index++)
+            {
+                if (SqliteLedger.RefundIfDue(connection, overdue[index].Id, now))
+                {
+                    overdue[index] = overdue[index] with { Refunded = true };
+                }
+            }
+
+            return overdue;
         }, cancellationToken);
         foreach (var task in failed)
         {
@@ -127,9 +136,10 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
         return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    private async Task<bool> Finish(string taskId, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    private async Task<bool> Finish(
+        string taskId, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken, bool refund = false)
     {
-        var changed = await UpdateQuietly(taskId, sql, parameters, cancellationToken);
+        var changed = await UpdateQuietly(taskId, sql, parameters, cancellationToken, refund);
         if (changed)
         {
             feed.PublishFinished(taskId);
@@ -149,20 +159,29 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
         return changed;
     }
 
-    private async Task<bool> UpdateQuietly(string taskId, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    private async Task<bool> UpdateQuietly(
+        string taskId, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken, bool refund = false)
     {
         var changed = await database.WriteAsync(connection =>
         {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             using var command = connection.CreateCommand();
             command.CommandText = sql;
             command.Parameters.AddWithValue("$id", taskId);
-            command.Parameters.AddWithValue("$now", time.GetUtcNow().ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$now", now);
             foreach (var (name, value) in parameters)
             {
                 command.Parameters.AddWithValue(name, value);
             }
 
-            return command.ExecuteNonQuery() == 1;
+            var changed = command.ExecuteNonQuery() == 1;
+            if (changed && refund)
+            {
+                // In the transaction that failed the task: a crash can never leave it failed and unrefunded.
+                SqliteLedger.RefundIfDue(connection, taskId, now);
+            }
+
+            return changed;
         }, cancellationToken);
         return changed;
     }

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Kinema.Contracts.Json;
+using Kinema.Contracts.Responses;
+using Kinema.Server.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Kinema.Server.Endpoints;
+
+/// <summary>
+/// A small JSON object body read by hand, so a wrong type answers with the contract's envelope naming the field
+/// (model binding answers a bare 400 that names none).
+/// </summary>
+internal sealed class JsonBody : IDisposable
+{
+    private readonly JsonDocument _document;
+
+    private JsonBody(JsonDocument document) => _document = document;
+
+    private JsonElement Root => _document.RootElement;
+
+    /// <summary>The body as an object, or the error to answer with.</summary>
+    public static async Task<(JsonBody? Body, JsonHttpResult<ErrorResponse>? Error)> ReadAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        JsonDocument document;
+        try
+        {
+            document = http.Request.ContentLength == 0
+                ? JsonDocument.Parse("{}")
+                : await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, cancellationToken);
+        }
+        catch (JsonException exception)
+        {
+            return (null, ApiErrors.Create(StatusCodes.Status400BadRequest,
+                $"the request body is not valid JSON: {exception.Message.Split(" Path:")[0]}"));
+        }
+
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            return (null, ApiErrors.Create(StatusCodes.Status400BadRequest, "the request body must be a JSON object"));
+        }
+
+        if (JsonText.FindMalformedPropertyName(document.RootElement) is { } badName)
+        {
+            document.Dispose();
+            return (null, ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.MalformedPropertyNameMessage(badName), badName));
+        }
+
+        return (new JsonBody(document), null);
+    }
+
+    public bool TryString(string name, out string? value, out JsonHttpResult<ErrorResponse>? error)
+    {
+        value = null;
+        error = null;
+        if (!Root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            error = ApiErrors.Create(StatusCodes.Status400BadRequest, $"{name} must be a string", name);
+            return false;
+        }
+
+        value = element.GetString();
+        return true;
+    }
+
+    public bool TryInteger(string name, long min, long max, out long? value, out JsonHttpResult<ErrorResponse>? error)
+    {
+        value = null;
+        error = null;
+        if (!Root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var number) || number < min || number > max)
+        {
+            error = ApiErrors.Create(StatusCodes.Status400BadRequest, $"{name} must be a whole number from {min} to {max}", name);
+            return false;
+        }
+
+        value = number;
+        return true;
+    }
+
+    public bool TryBoolean(string name, out bool value, out JsonHttpResult<ErrorResponse>? error)
+    {
+        value = false;
+        error = null;
+        if (!Root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+
+        if (element.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            error = ApiErrors.Create(StatusCodes.Status400BadRequest, $"{name} must be true or false", name);
+            return false;
+        }
+
+        value = element.GetBoolean();
+        return true;
+    }
+
+    public void Dispose() => _document.Dispose();
+}

@@ -67,6 +67,7 @@ public static partial class KinemaServer
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire);
         });
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(1, ServerJsonContext.Default));
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(2, OpenAiJsonContext.Default));
         services.AddOpenApi(KinemaOpenApi.Configure);
         services.AddProblemDetails();
         services.AddKinemaTelemetry(builder.Configuration);

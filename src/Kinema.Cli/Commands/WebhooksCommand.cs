@@ -24,7 +24,7 @@ internal static class WebhooksCommand
     {
         var connection = new Connection();
         var url = new Argument<string>("url") { Description = "Where to POST events." };
-        var events = new Option<string?>("--events") { Description = "Comma-separated: task.completed,task.failed,task.cancelled (default all)." };
+        var events = new Option<string?>("--events") { Description = "Comma-separated: task.completed,task.failed,task.cancelled,video.completed,video.failed (default all)." };
         var command = new Command("add", "Add an endpoint; its signing secret is printed once.") { url, events };
         connection.AddTo(command);
         command.SetAction((result, ct) => SendAsync(connection, result, HttpMethod.Post, "v1/webhooks", JsonSerializer.Serialize(new AddBody(

@@ -59,17 +59,12 @@ internal sealed class VideoImages(IResultStorage storage, KinemaPaths paths, IOp
 
         var key = taskId + "/" + name;
         var making = _making.GetOrAdd(key, _ => new Lazy<Task<StoredFile?>>(() => MakeAsync(taskId, result, name, arguments)));
-        try
-        {
-            return await making.Value.WaitAsync(cancellationToken);
-        }
-        finally
-        {
-            if (making.Value.IsCompleted)
-            {
-                _making.TryRemove(new KeyValuePair<string, Lazy<Task<StoredFile?>>>(key, making));
-            }
-        }
+        // Forgotten once done, whether or not anyone still waits: a failure is retried by the next request, and a success
+        // is found in storage from then on.
+        _ = making.Value.ContinueWith(
+            _ => _making.TryRemove(new KeyValuePair<string, Lazy<Task<StoredFile?>>>(key, making)),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return await making.Value.WaitAsync(cancellationToken);
     }
 
     /// <summary>Runs to the end whoever waits: a client that goes away must not leave half a file or a stuck entry.</summary>

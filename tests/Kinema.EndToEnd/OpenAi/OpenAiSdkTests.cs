@@ -128,7 +128,9 @@ public sealed class OpenAiSdkTests(ServerFixture fixture) : IClassFixture<Server
 
         var byUrl = await sdk.SucceedAsync("create", new
         {
-            prompt = "a square from a data URL", seconds = "3", size = "1080x1080",
+            prompt = "a square from a data URL",
+            seconds = "3",
+            size = "1080x1080",
             imageUrl = TestImages.DataUri(TestImages.Solid(64, 64, SKColors.Teal)),
         });
         byUrl.GetProperty("size").GetString().Should().Be("1080x1080");
@@ -164,7 +166,10 @@ public sealed class OpenAiSdkTests(ServerFixture fixture) : IClassFixture<Server
 
         var startInfo = new System.Diagnostics.ProcessStartInfo("node", ["snippet.mjs"])
         {
-            WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
         };
         startInfo.Environment["KINEMA_API_KEY"] = await NewTenantKeyAsync("readme");
         using var process = System.Diagnostics.Process.Start(startInfo)!;
@@ -285,7 +290,9 @@ public sealed class OpenAiSdkTests(ServerFixture fixture) : IClassFixture<Server
             body = videoEvent.Body.Replace(id, "task_01KB000000000000000000000Z", StringComparison.Ordinal),
             headers = new Dictionary<string, string>
             {
-                ["webhook-id"] = videoEvent.Id, ["webhook-timestamp"] = videoEvent.Timestamp, ["webhook-signature"] = videoEvent.Signature,
+                ["webhook-id"] = videoEvent.Id,
+                ["webhook-timestamp"] = videoEvent.Timestamp,
+                ["webhook-signature"] = videoEvent.Signature,
             },
             secret,
         });

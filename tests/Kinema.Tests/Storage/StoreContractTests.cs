@@ -294,7 +294,8 @@ public abstract class StoreContractTests : IAsyncLifetime
         {
             Request = new GenerationRequest
             {
-                Model = ModelNames.KlingV3, Prompt = prompt,
+                Model = ModelNames.KlingV3,
+                Prompt = prompt,
                 Facade = new FacadeOrigin(FacadeOrigin.OpenAiVideos, RemixedFromVideoId: "task_01KB000000000000000000000Z"),
             },
         };

@@ -112,7 +112,10 @@ public sealed class ImageUploadTests(StrictServerFixture fixture) : IClassFixtur
 
         var taskId = await Server.Alice.CreateAsync(JsonSerializer.Serialize(new
         {
-            model = "kling-v3", prompt = "red to blue", duration = 3, image_urls = new[] { first, last },
+            model = "kling-v3",
+            prompt = "red to blue",
+            duration = 3,
+            image_urls = new[] { first, last },
         }));
         var task = await Server.Alice.WaitForTerminalAsync(taskId);
 
@@ -127,7 +130,9 @@ public sealed class ImageUploadTests(StrictServerFixture fixture) : IClassFixtur
 
         var taskId = await Server.Alice.CreateAsync(JsonSerializer.Serialize(new
         {
-            model = "kling-v3", prompt = "@dog on grass", duration = 3,
+            model = "kling-v3",
+            prompt = "@dog on grass",
+            duration = 3,
             elements = new[] { new { name = "dog", description = "a dog", element_input_urls = new[] { front, side } } },
         }));
 

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Kinema.EndToEnd.Infrastructure;
 using Kinema.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Kinema.EndToEnd.Playground;
@@ -40,6 +41,21 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
             await playground.Page.GetByText("Task JSON").ClickAsync();
             await playground.ScreenshotAsync("playground-desktop-1366x900");
         }
+    }
+
+    [Fact]
+    public async Task The_tenants_balance_is_shown_next_to_the_key()
+    {
+        var keys = Server.Services.GetRequiredService<Kinema.Core.Tenants.IApiKeyStore>();
+        var carol = await keys.CreateAsync("carol", "carol-playground", CancellationToken.None);
+        var billing = Server.Services.GetRequiredService<Kinema.Core.Billing.IBillingStore>();
+        await billing.AddCreditsAsync("carol-playground", 40, null, "playground test", CancellationToken.None);
+        await using var playground = await PlaygroundPage.OpenAsync(fixture);
+
+        await playground.EnterKeyAsync(carol.Key);
+
+        await Assertions.Expect(playground.Page.Locator("#balance")).ToHaveTextAsync("Balance: 40 credits");
+        playground.ScriptErrors.Should().BeEmpty();
     }
 
     [Fact]
@@ -204,8 +220,9 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
         await Assertions.Expect(page.Locator("#task-list .task").First).ToBeVisibleAsync();
 
         request.GetProperty("image_urls").GetArrayLength().Should().Be(2);
-        request.GetProperty("image_urls")[0].GetString().Should().StartWith("data:image/png;base64,");
-        request.GetProperty("image_urls")[1].GetString().Should().StartWith("data:image/png;base64,");
+        // Both pictures went up through POST /v1/uploads/images: the request names Kinema's own signed upload links.
+        request.GetProperty("image_urls")[0].GetString().Should().Contain("/files/upl_").And.Contain("signature=");
+        request.GetProperty("image_urls")[1].GetString().Should().Contain("/files/upl_").And.Contain("signature=");
         request.GetProperty("audio").GetBoolean().Should().BeTrue();
         (await page.Locator("#player").TextContentAsync()).Should().Contain("Audio").And.Contain("yes");
         playground.RequestsStayedOnOrigin();

@@ -49,6 +49,39 @@ export class KinemaApi {
     return json;
   }
 
+  /**
+   * POST /v1/uploads/images: the image stored by Kinema, answered with its signed URL (valid 72 h), which a create
+   * accepts in image_urls. Null when the server has no upload endpoint (an older Kinema): the caller falls back to a
+   * data: URI.
+   */
+  async uploadImage(file, signal) {
+    const body = new FormData();
+    body.append('file', file, file.name || 'image');
+    let response;
+    try {
+      response = await fetch('/v1/uploads/images', {
+        method: 'POST', headers: { Accept: 'application/json', Authorization: `Bearer ${this.getKey()}` }, body, signal,
+      });
+    } catch (error) {
+      if (error.name === 'AbortError') throw error;
+      throw new ApiError(0, null);
+    }
+    if (response.status === 404 || response.status === 405) return null;
+    const json = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, json);
+    return json.url;
+  }
+
+  /** GET /v1/balance: {tenant_id, balance}, or null when credits are not in use (billing off answers without them). */
+  async balance() {
+    try {
+      return await this.call('GET', '/v1/balance');
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 404 || error.status === 403)) return null;
+      throw error;
+    }
+  }
+
   /** POST /v1/videos/generations: the new task's id. */
   async create(request) {
     const answer = await this.call('POST', '/v1/videos/generations', { body: request });

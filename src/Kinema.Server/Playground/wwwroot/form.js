@@ -144,7 +144,14 @@ export class CreateForm {
       this.showErrors([{ param, message: refused }]);
       return;
     }
-    this.showFrame(slot, await readDataUri(file));
+    let image;
+    try {
+      image = await readImage(file);
+    } catch (error) {
+      this.showErrors([{ param, message: error.message || `${param}: the upload failed` }]);
+      return;
+    }
+    this.showFrame(slot, image);
   }
 
   showFrame(slot, dataUri) {
@@ -328,7 +335,7 @@ export class CreateForm {
             this.showErrors([{ param, message: refused }]);
             continue;
           }
-          if (element.images.length < LIMITS.maxElementImages) element.images.push(await readDataUri(file));
+          if (element.images.length < LIMITS.maxElementImages) element.images.push(await readImage(file));
         }
         files.value = '';
         showThumbs();
@@ -344,6 +351,21 @@ function refuseFile(file, param) {
   // base64 grows a file by a third; the server caps the whole data: URI.
   if (Math.ceil(file.size / 3) * 4 + 40 > LIMITS.maxDataUriLength) return `${param} is a data URI over 28 MiB; pick a smaller image`;
   return null;
+}
+
+/** Uploads an image through the API when the page has an uploader (the server's upload endpoint), else a data: URI. */
+let uploader = null;
+
+export function useUploader(upload) {
+  uploader = upload;
+}
+
+async function readImage(file) {
+  if (uploader) {
+    const url = await uploader(file);
+    if (url) return url;
+  }
+  return readDataUri(file);
 }
 
 function readDataUri(file) {

@@ -1,6 +1,6 @@
 // Wires the page: the API key (kept in localStorage), the form, the task list and the player.
 import { ApiError, KinemaApi } from './api.js';
-import { CreateForm } from './form.js';
+import { CreateForm, useUploader } from './form.js';
 import { validate } from './rules.js';
 import { Player } from './player.js';
 import { RequestLog, TaskList } from './tasks.js';
@@ -16,6 +16,20 @@ const api = new KinemaApi(() => apiKey);
 const requests = new RequestLog();
 const player = new Player($('#player'), requests);
 const form = new CreateForm($('#create-form'));
+// Pictures go through the API's upload endpoint, so a request carries a short URL rather than the image itself.
+useUploader((file) => api.uploadImage(file));
+
+/** Shows the tenant's credits when the server keeps them (a balance above zero); silent otherwise. */
+async function showBalance() {
+  const line = $('#balance');
+  try {
+    const answer = apiKey ? await api.balance() : null;
+    line.hidden = !(answer && answer.balance > 0);
+    if (!line.hidden) line.textContent = `Balance: ${answer.balance} credits`;
+  } catch {
+    line.hidden = true;
+  }
+}
 const tasks = new TaskList({
   api,
   requests,
@@ -52,6 +66,7 @@ async function useKey(value) {
   setKeyStatus('Checking the key…', 'busy');
   await tasks.load(true);
   if (keyStatus.dataset.state === 'busy') setKeyStatus('Key saved in this browser.', 'ok');
+  await showBalance();
 }
 
 keyInput.value = apiKey;
@@ -91,6 +106,7 @@ $('#create-form').addEventListener('submit', async (event) => {
   button.textContent = 'Sending…';
   try {
     const id = await api.create(request);
+    showBalance();
     requests.remember(id, request);
     tasks.add(id);
   } catch (error) {

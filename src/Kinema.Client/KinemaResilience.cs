@@ -45,7 +45,9 @@ public static class KinemaResilience
         request.Method == HttpMethod.Get
         || request.Method == HttpMethod.Head
         || request.Headers.Contains("Idempotency-Key")
-        || request.RequestUri?.OriginalString.EndsWith("/cancel", StringComparison.Ordinal) == true;
+        || request.RequestUri?.OriginalString.EndsWith("/cancel", StringComparison.Ordinal) == true
+        // A repeated upload stores a second copy and nothing else: no task, no charge.
+        || request.RequestUri?.OriginalString.EndsWith("uploads/images", StringComparison.Ordinal) == true;
 
     /// <summary>A standalone handler chain: retries around a per-attempt timeout around the connection pool.</summary>
     public static HttpMessageHandler CreateHandler(KinemaClientOptions options)

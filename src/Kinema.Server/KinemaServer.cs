@@ -51,6 +51,10 @@ public static partial class KinemaServer
         services.AddSingleton<TaskCanceller>();
         services.AddSingleton<VideoImages>();
         services.AddSingleton<Uploads.UploadUrls>();
+        services.AddOptions<Uploads.UploadOptions>().BindConfiguration(Uploads.UploadOptions.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Uploads.UploadJanitor>();
+        services.AddHostedService(provider => provider.GetRequiredService<Uploads.UploadJanitor>());
         services.AddSingleton<IOwnImageReader>(provider => provider.GetRequiredService<Uploads.UploadUrls>());
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();

@@ -11,8 +11,6 @@ namespace Kinema.Server;
 [JsonSerializable(typeof(Endpoints.WebhookCreatedResponse))]
 [JsonSerializable(typeof(Endpoints.WebhookListResponse))]
 [JsonSerializable(typeof(Endpoints.WebhookDeliveryListResponse))]
-[JsonSerializable(typeof(Endpoints.BalanceResponse))]
-[JsonSerializable(typeof(Endpoints.UsageResponse))]
 [JsonSerializable(typeof(Endpoints.TenantItem))]
 [JsonSerializable(typeof(Endpoints.TenantListResponse))]
 [JsonSerializable(typeof(Endpoints.KeyItem))]

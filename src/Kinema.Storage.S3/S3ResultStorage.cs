@@ -151,6 +151,32 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
         while (page.IsTruncated == true);
     }
 
+    public async IAsyncEnumerable<string> ListIdsAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // Keys are "{id}/{name}" and a listing is in key order, so an id's files are adjacent: report each id once.
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = Segment(prefix) };
+        string? last = null;
+        ListObjectsV2Response page;
+        do
+        {
+            page = await _client.ListObjectsV2Async(request, cancellationToken);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                var slash = item.Key.IndexOf('/', StringComparison.Ordinal);
+                if (slash <= 0 || item.Key.AsSpan(0, slash).SequenceEqual(last))
+                {
+                    continue;
+                }
+
+                last = item.Key[..slash];
+                yield return last;
+            }
+
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+        while (page.IsTruncated == true);
+    }
+
     public ResultLink? GetDirectLink(string taskId, string name, TimeSpan lifetime)
     {
         if (!_options.PresignedUrls)

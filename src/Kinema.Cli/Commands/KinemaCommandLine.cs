@@ -17,7 +17,7 @@ internal static class KinemaCommandLine
             GenerateCommand.Create(),
             WebhooksCommand.Create(),
         };
-        foreach (var command in TaskCommands.Create())
+        foreach (var command in TaskCommands.Create().Concat(AccountCommands.Create()))
         {
             root.Subcommands.Add(command);
         }

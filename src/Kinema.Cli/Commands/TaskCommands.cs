@@ -88,51 +88,30 @@ internal static class TaskCommands
 
     private static Command List()
     {
-        var connection = new Connection();
         var status = new Option<string?>("--status") { Description = "Only tasks in this status." };
         var limit = new Option<int>("--limit") { Description = "How many tasks to show.", DefaultValueFactory = _ => 20 };
-        var command = new Command("tasks", "List your tasks, newest first.") { status, limit };
-        connection.AddTo(command);
-        command.SetAction(async (result, ct) =>
+        return ClientCommand.Create("tasks", "List your tasks, newest first.", async (client, json, result, ct) =>
         {
-            var (client, problem) = connection.CreateClient(result);
-            if (client is null)
+            var count = result.GetValue(limit);
+            await foreach (var task in client.ListAsync(new TaskListFilter { Status = result.GetValue(status), PageSize = Math.Clamp(count, 1, 100) }, ct))
             {
-                await Console.Error.WriteLineAsync($"kinema tasks: {problem}");
-                return ExitCodes.Unreachable;
-            }
-
-            using (client)
-            {
-                try
+                if (count-- <= 0)
                 {
-                    var count = result.GetValue(limit);
-                    await foreach (var task in client.ListAsync(new TaskListFilter { Status = result.GetValue(status), PageSize = Math.Clamp(count, 1, 100) }, ct))
-                    {
-                        if (count-- <= 0)
-                        {
-                            break;
-                        }
-
-                        if (result.GetValue(connection.Json))
-                        {
-                            TaskOutput.PrintJson(task);
-                        }
-                        else
-                        {
-                            Console.WriteLine($"{task.Id}  {task.Status,-10} {task.Progress,3}%  {DateTimeOffset.FromUnixTimeSeconds(task.Created):yyyy-MM-dd HH:mm:ss}  {task.Engine}");
-                        }
-                    }
-
-                    return ExitCodes.Success;
+                    break;
                 }
-                catch (KinemaException exception)
+
+                if (json)
                 {
-                    return TaskOutput.Fail(exception, "tasks");
+                    TaskOutput.PrintJson(task);
+                }
+                else
+                {
+                    Console.WriteLine($"{task.Id}  {task.Status,-10} {task.Progress,3}%  {DateTimeOffset.FromUnixTimeSeconds(task.Created):yyyy-MM-dd HH:mm:ss}  {task.Engine}");
                 }
             }
-        });
-        return command;
+
+            return ExitCodes.Success;
+        }, options: [status, limit]);
     }
 
     private static void Print(Kinema.Contracts.Responses.TaskStatusData task, bool json)
@@ -150,36 +129,7 @@ internal static class TaskCommands
     private static Command WithTask(
         string name, string description, Func<KinemaClient, string, bool, ParseResult, CancellationToken, Task<int>> run, params Option[] extra)
     {
-        var connection = new Connection();
         var id = new Argument<string>("task-id") { Description = "The task id (task_…)." };
-        var command = new Command(name, description) { id };
-        foreach (var option in extra)
-        {
-            command.Options.Add(option);
-        }
-
-        connection.AddTo(command);
-        command.SetAction(async (result, ct) =>
-        {
-            var (client, problem) = connection.CreateClient(result);
-            if (client is null)
-            {
-                await Console.Error.WriteLineAsync($"kinema {name}: {problem}");
-                return ExitCodes.Unreachable;
-            }
-
-            using (client)
-            {
-                try
-                {
-                    return await run(client, result.GetValue(id)!, result.GetValue(connection.Json), result, ct);
-                }
-                catch (KinemaException exception)
-                {
-                    return TaskOutput.Fail(exception, name);
-                }
-            }
-        });
-        return command;
+        return ClientCommand.Create(name, description, (client, json, result, ct) => run(client, result.GetValue(id)!, json, result, ct), [id], extra);
     }
 }

@@ -16,8 +16,11 @@ namespace Kinema.Contracts.Json;
 [JsonSerializable(typeof(TaskListResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(ModelListResponse))]
+[JsonSerializable(typeof(ModelInfo))]
 [JsonSerializable(typeof(ModelSchemaResponse))]
 [JsonSerializable(typeof(UploadResponse))]
+[JsonSerializable(typeof(BalanceResponse))]
+[JsonSerializable(typeof(UsageResponse))]
 public sealed partial class KinemaJsonContext : JsonSerializerContext
 {
     /// <summary>

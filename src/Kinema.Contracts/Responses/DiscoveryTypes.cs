@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Kinema.Contracts.Responses;
 
@@ -35,3 +36,36 @@ public sealed record ModelSchemaResponse(string Model, string Operation, JsonObj
 /// <param name="Height">Kinema addition: pixel height.</param>
 public sealed record UploadResponse(string Url, string Filename, string ContentType, long Bytes, long CreatedAt, string Id,
     long ExpiresAt, int Width, int Height);
+
+/// <summary>The answer to <c>GET /v1/balance</c> (and to an admin's credit grant): a tenant's credits.</summary>
+/// <param name="TenantId">The tenant the key belongs to.</param>
+/// <param name="Balance">Credits left; never below zero.</param>
+public sealed record BalanceResponse(string TenantId, long Balance);
+
+/// <summary>One line of a tenant's ledger, as <c>GET /v1/usage</c> lists it.</summary>
+/// <param name="Id">The entry's id (<c>led_…</c>), also the cursor for the next page.</param>
+/// <param name="Kind"><c>grant</c>, <c>charge</c> or <c>refund</c>.</param>
+/// <param name="Amount">Credits: positive for grants and refunds, negative for charges.</param>
+/// <param name="BalanceAfter">The tenant's balance once this entry applied.</param>
+/// <param name="TaskId">The task charged or refunded; null for grants.</param>
+/// <param name="Created">Unix seconds.</param>
+/// <param name="Note">Why, as the admin who granted the credits wrote it.</param>
+public sealed record UsageEntry(
+    string Id,
+    string Kind,
+    long Amount,
+    long BalanceAfter,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? TaskId,
+    long Created,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Note);
+
+/// <summary>A page of <c>GET /v1/usage</c>, newest entry first.</summary>
+/// <param name="Code">200.</param>
+/// <param name="Data">The entries.</param>
+/// <param name="HasMore">Whether older entries remain.</param>
+/// <param name="NextCursor">Pass as <c>after</c> for the next page; null on the last.</param>
+public sealed record UsageResponse(
+    int Code,
+    IReadOnlyList<UsageEntry> Data,
+    bool HasMore,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? NextCursor);

@@ -54,6 +54,22 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
         return Task.CompletedTask;
     }
 
+    public async IAsyncEnumerable<string> ListIdsAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(root))
+        {
+            yield break;
+        }
+
+        foreach (var directory in Directory.EnumerateDirectories(root, SafeSegment(prefix) + "*"))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return Path.GetFileName(directory);
+        }
+
+        await Task.CompletedTask;
+    }
+
     /// <summary>
     /// Proves the results directory can take a file now (readiness): creates it when missing, as a save would, then
     /// writes a probe file that is deleted on close. Throws <see cref="IOException"/> or

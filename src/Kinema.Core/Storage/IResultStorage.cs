@@ -27,6 +27,12 @@ public interface IResultStorage
     Task DeleteAsync(string taskId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The ids that have stored files and start with <paramref name="prefix"/> (e.g. <c>upl_</c> for uploads), each once,
+    /// in no particular order: for housekeeping, never on a request path.
+    /// </summary>
+    IAsyncEnumerable<string> ListIdsAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>
     /// A link clients can download the file from directly (an object store's presigned URL), or null when downloads go
     /// through Kinema's own signed <c>/files</c> links. Computed locally: no request to the store, no existence check.
     /// </summary>

@@ -66,4 +66,56 @@ internal static class TaskRows
     }
 
     public static DateTimeOffset FromMilliseconds(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+
+    /// <summary>
+    /// The query for one page of a tenant's list: keyset pagination on the id (ULIDs sort in creation order), so a page
+    /// costs O(limit) through the (tenant_id, id) index however many tasks exist or arrive meanwhile. It asks for one
+    /// row more than the page, which <see cref="Page"/> uses to tell whether more follow. Placeholders are
+    /// <paramref name="marker"/> + name; <paramref name="parameter"/> receives each bare name with its value.
+    /// </summary>
+    public static string ListSql(string tenantId, TaskQuery query, char marker, Action<string, object> parameter)
+    {
+        var conditions = new List<string>();
+        void Condition(string sql, string name, object value)
+        {
+            conditions.Add(sql + marker + name);
+            parameter(name, value);
+        }
+
+        Condition("tenant_id = ", "tenant", tenantId);
+        if (query.After is { } after)
+        {
+            Condition(query.Ascending ? "id > " : "id < ", "after", after);
+        }
+
+        if (query.State is { } state)
+        {
+            Condition("status = ", "status", state.ToWire());
+        }
+
+        if (query.Model is { } model)
+        {
+            Condition("model = ", "model", model);
+        }
+
+        if (query.CreatedAfter is { } createdAfter)
+        {
+            Condition("created_at > ", "created_after", createdAfter.ToUnixTimeMilliseconds());
+        }
+
+        parameter("limit", query.Limit + 1);
+        return $"SELECT {Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id {(query.Ascending ? "ASC" : "DESC")} LIMIT {marker}limit";
+    }
+
+    /// <summary>The page from the rows <see cref="ListSql"/> selected.</summary>
+    public static TaskPage Page(List<TaskRecord> tasks, TaskQuery query)
+    {
+        var hasMore = tasks.Count > query.Limit;
+        if (hasMore)
+        {
+            tasks.RemoveAt(tasks.Count - 1);
+        }
+
+        return new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null);
+    }
 }

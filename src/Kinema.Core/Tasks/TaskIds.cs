@@ -71,6 +71,34 @@ public static class TaskIds
         value is { Length: 31 } && value.StartsWith(Prefix, StringComparison.Ordinal)
         && value.AsSpan(Prefix.Length).IndexOfAnyExcept(AlphabetValues) < 0;
 
+    /// <summary>
+    /// The creation time a ULID carries in its first ten digits (the 48-bit millisecond time), or null when
+    /// <paramref name="ulid"/> does not start with ten ULID digits.
+    /// </summary>
+    public static DateTimeOffset? TimeOf(ReadOnlySpan<char> ulid)
+    {
+        if (ulid.Length < 10)
+        {
+            return null;
+        }
+
+        long milliseconds = 0;
+        foreach (var digit in ulid[..10])
+        {
+            var value = Alphabet.IndexOf(digit, StringComparison.Ordinal);
+            if (value < 0)
+            {
+                return null;
+            }
+
+            milliseconds = (milliseconds << 5) | (uint)value;
+        }
+
+        return milliseconds <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+            ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds)
+            : null;
+    }
+
     private static string Encode(ReadOnlySpan<byte> bytes)
     {
         // 128 bits → 26 base32 digits, most significant first (the first digit carries 3 bits).

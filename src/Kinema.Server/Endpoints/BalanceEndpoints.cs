@@ -62,12 +62,3 @@ internal static class BalanceEndpoints
 
     private static string EntryId(long id) => EntryPrefix + id.ToString(CultureInfo.InvariantCulture);
 }
-
-/// <summary>A tenant's balance.</summary>
-internal sealed record BalanceResponse(string TenantId, long Balance);
-
-/// <summary>One ledger line on the wire.</summary>
-internal sealed record UsageEntry(string Id, string Kind, long Amount, long BalanceAfter, string? TaskId, long Created, string? Note);
-
-/// <summary>A page of the ledger.</summary>
-internal sealed record UsageResponse(int Code, IReadOnlyList<UsageEntry> Data, bool HasMore, string? NextCursor);

@@ -71,6 +71,30 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
             .And.AllSatisfy(line => JsonDocument.Parse(line).RootElement.GetProperty("id").GetString().Should().StartWith("task_"));
     }
 
+    [Fact]
+    public async Task Upload_prints_a_link_that_generate_accepts_and_balance_and_models_answer()
+    {
+        var picture = Output("cli-upload.png");
+        await File.WriteAllBytesAsync(picture, TestImages.Solid(320, 240, SKColors.Teal));
+
+        var upload = await CliRunner.RunAsync(["upload", picture, .. Connection()]);
+        var url = upload.Stdout.Trim();
+        var generate = await CliRunner.RunAsync(["generate", "the teal wall", "--duration", "3", "--first", url, "-o", Output("from-upload.mp4"), .. Connection()]);
+        var balance = await CliRunner.RunAsync(["balance", "--json", .. Connection()]);
+        var models = await CliRunner.RunAsync(["models", .. Connection()]);
+        var missing = await CliRunner.RunAsync(["upload", Output("no-such.png"), .. Connection()]);
+
+        upload.ExitCode.Should().Be(0, upload.Stderr);
+        url.Should().StartWith(Server.BaseAddress.ToString().TrimEnd('/') + "/files/upl_");
+        generate.ExitCode.Should().Be(0, generate.Stderr);
+        (await Ffprobe.ProbeAsync(Output("from-upload.mp4"))).Width.Should().Be(1280);
+        JsonDocument.Parse(balance.Stdout).RootElement.GetProperty("tenant_id").GetString().Should().Be("alice");
+        balance.ExitCode.Should().Be(0);
+        models.Stdout.Should().Contain("kling-v3").And.Contain("animatic");
+        missing.ExitCode.Should().Be(2);
+        missing.Stderr.Should().Contain("no such file");
+    }
+
     [Theory]
     [InlineData("--duration", "20", "duration")]
     [InlineData("--mode", "8k", "mode")]

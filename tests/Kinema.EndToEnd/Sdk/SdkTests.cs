@@ -205,6 +205,62 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     }
 
     [Fact]
+    public async Task An_uploaded_picture_becomes_the_first_frame_of_a_task()
+    {
+        using var client = Client();
+        using var picture = new MemoryStream(TestImages.Solid(640, 360, SKColors.MediumPurple));
+
+        var upload = await client.UploadImageAsync(picture, "purple.png");
+        var task = await (await client.CreateAsync(GenerationRequests.ImageToVideo("the purple wall", upload.Url, duration: 3))).WaitForCompletionAsync();
+
+        upload.Url.Should().Contain("/files/upl_");
+        (upload.ContentType, upload.Width, upload.Height, upload.Filename).Should().Be(("image/png", 640, 360, "purple.png"));
+        upload.ExpiresAt.Should().BeGreaterThan(DateTimeOffset.UtcNow.AddHours(71).ToUnixTimeSeconds());
+        task.Status.Should().Be("completed");
+        var stored = await Server.Services.GetRequiredService<ITaskStore>().GetAsync("alice", task.Id, CancellationToken.None);
+        stored!.Request.ImageUrls.Should().Equal(upload.Url);
+    }
+
+    [Fact]
+    public async Task An_upload_that_is_not_a_picture_is_a_typed_400_naming_the_field()
+    {
+        using var client = Client();
+        using var text = new MemoryStream("not a picture"u8.ToArray());
+
+        var refused = await FluentActions.Awaiting(() => client.UploadImageAsync(text, "notes.txt")).Should().ThrowAsync<KinemaException>();
+
+        refused.Which.Status.Should().Be(400);
+        refused.Which.Param.Should().Be("file");
+    }
+
+    [Fact]
+    public async Task Models_balance_and_the_ledger_read_through_the_sdk()
+    {
+        var tenant = "sdk-ledger-" + Guid.NewGuid().ToString("N")[..8];
+        var key = await Server.Services.GetRequiredService<Kinema.Core.Tenants.IApiKeyStore>().CreateAsync("sdk-ledger", tenant, CancellationToken.None);
+        var billing = Server.Services.GetRequiredService<Kinema.Core.Billing.IBillingStore>();
+        foreach (var amount in new long[] { 40, 25, 10 })
+        {
+            await billing.AddCreditsAsync(tenant, amount, null, $"grant {amount}", CancellationToken.None);
+        }
+
+        using var client = Client(key.Key);
+
+        var models = await client.ListModelsAsync();
+        var balance = await client.GetBalanceAsync();
+        var ledger = new List<UsageEntry>();
+        await foreach (var entry in client.ListUsageAsync(pageSize: 1))
+        {
+            ledger.Add(entry);
+        }
+
+        models.Should().Contain(m => m.Id == ModelNames.KlingV3 && m.Engines.Contains("animatic"));
+        (balance.TenantId, balance.Balance).Should().Be((tenant, 75));
+        ledger.Select(e => (e.Kind, e.Amount, e.BalanceAfter, e.Note)).Should().Equal(
+            ("grant", 10, 75, "grant 10"), ("grant", 25, 65, "grant 25"), ("grant", 40, 40, "grant 40"));
+    }
+
+    [Fact]
     public async Task Readme_snippet_runs_as_written()
     {
         var path = await ReadmeSample.RunAsync(Server.BaseAddress, Server.AliceKey, Path.Combine(fixture.Downloads, "readme.mp4"));

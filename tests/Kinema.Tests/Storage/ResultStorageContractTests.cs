@@ -144,6 +144,29 @@ public abstract class ResultStorageContractTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task List_ids_names_each_id_with_files_once_and_only_those_with_the_prefix()
+    {
+        // A prefix of this test's own, since storages in a fixture are shared between tests.
+        var prefix = "lst" + Guid.NewGuid().ToString("N")[..8] + "_";
+        var source = Scratch("poster.jpg", 10);
+        foreach (var (id, name) in new[] { ("a", "video.mp4"), ("a", "poster.jpg"), ("b", "image.png"), ("c", "video.mp4") })
+        {
+            await Storage.SaveAsync(prefix + id, name, source, CancellationToken.None);
+        }
+
+        await Storage.SaveAsync("other" + prefix, "video.mp4", source, CancellationToken.None);
+        await Storage.DeleteAsync(prefix + "c", CancellationToken.None);
+
+        var ids = new List<string>();
+        await foreach (var id in Storage.ListIdsAsync(prefix, CancellationToken.None))
+        {
+            ids.Add(id);
+        }
+
+        ids.Should().BeEquivalentTo([prefix + "a", prefix + "b"]);
+    }
+
     private protected string Scratch(string name, long length, int seed = 0)
     {
         var path = Path.Combine(_scratch.Path, Guid.NewGuid().ToString("N") + "-" + name);

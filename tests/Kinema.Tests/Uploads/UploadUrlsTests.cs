@@ -4,6 +4,8 @@ using Kinema.Core.Engines;
 using Kinema.Core.Storage;
 using Kinema.Server.Results;
 using Kinema.Server.Uploads;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Kinema.Tests.Uploads;
@@ -82,5 +84,67 @@ public sealed class UploadUrlsTests : IDisposable
         (await _uploads.TryReadAsync("image_urls[0]", url + "x", 1024, CancellationToken.None)).Should().BeNull();
         var tooSmall = () => _uploads.TryReadAsync("image_urls[0]", url, 2, CancellationToken.None);
         (await tooSmall.Should().ThrowAsync<EngineFailureException>()).Which.Message.Should().StartWith("image_urls[0]");
+    }
+
+    [Fact]
+    public async Task The_janitor_deletes_uploads_past_their_retention_and_nothing_else()
+    {
+        var storage = new DiskResultStorage(_root.Path);
+        var now = _time.GetUtcNow();
+        var expired = "upl_" + Ulid(now - TimeSpan.FromDays(8)) + "0123456789abcdef";
+        var kept = "upl_" + Ulid(now - TimeSpan.FromDays(6)) + "0123456789abcdef";
+        var oldResult = "task_" + Ulid(now - TimeSpan.FromDays(400));
+        var scratch = Path.Combine(_root.Path, "scratch.png");
+        await File.WriteAllBytesAsync(scratch, [1, 2, 3]);
+        foreach (var id in new[] { expired, kept, oldResult })
+        {
+            await storage.SaveAsync(id, "image.png", scratch, CancellationToken.None);
+        }
+
+        var janitor = new UploadJanitor(storage, Options.Create(new UploadOptions { Retention = TimeSpan.FromDays(7) }), _time,
+            NullLogger<UploadJanitor>.Instance);
+
+        (await janitor.SweepAsync(CancellationToken.None)).Should().Be(1);
+        (await storage.FindAsync(expired, "image.png", CancellationToken.None)).Should().BeNull();
+        (await storage.FindAsync(kept, "image.png", CancellationToken.None)).Should().NotBeNull();
+        (await storage.FindAsync(oldResult, "image.png", CancellationToken.None)).Should().NotBeNull("results are never swept");
+        _time.Advance(TimeSpan.FromDays(1) + TimeSpan.FromSeconds(1));
+        (await janitor.SweepAsync(CancellationToken.None)).Should().Be(1);
+        (await storage.FindAsync(kept, "image.png", CancellationToken.None)).Should().BeNull();
+    }
+
+    [Fact]
+    public void A_retention_shorter_than_an_upload_links_lifetime_is_refused_at_start()
+    {
+        var problems = new UploadOptions { Retention = TimeSpan.FromHours(48) }
+            .Validate(new System.ComponentModel.DataAnnotations.ValidationContext(new object())).ToList();
+
+        problems.Should().ContainSingle().Which.ErrorMessage.Should().Contain("Kinema:Uploads:Retention").And.Contain("72 hours");
+    }
+
+    [Fact]
+    public void The_time_in_an_id_reads_back_to_the_millisecond()
+    {
+        var at = new DateTimeOffset(2031, 2, 3, 4, 5, 6, 789, TimeSpan.Zero);
+
+        Kinema.Core.Tasks.TaskIds.TimeOf(Ulid(at)).Should().Be(at);
+        Kinema.Core.Tasks.TaskIds.TimeOf("01KB-not-ulid").Should().BeNull();
+        Kinema.Core.Tasks.TaskIds.TimeOf("01KB").Should().BeNull();
+        Kinema.Core.Tasks.TaskIds.TimeOf(Kinema.Core.Tasks.TaskIds.New(DateTimeOffset.UtcNow).AsSpan(5)).Should().BeCloseTo(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
+    }
+
+    /// <summary>A ULID for a given time, written out here rather than by the id generator, which never goes back in time.</summary>
+    private static string Ulid(DateTimeOffset at)
+    {
+        const string digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        var milliseconds = at.ToUnixTimeMilliseconds();
+        var time = new char[10];
+        for (var i = 9; i >= 0; i--)
+        {
+            time[i] = digits[(int)(milliseconds & 31)];
+            milliseconds >>= 5;
+        }
+
+        return new string(time) + "0000000000000000";
     }
 }

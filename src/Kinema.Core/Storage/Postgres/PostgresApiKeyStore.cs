@@ -6,21 +6,11 @@ namespace Kinema.Core.Storage.Postgres;
 /// <summary>API keys in PostgreSQL: a key made or revoked through one node holds on every node.</summary>
 internal sealed class PostgresApiKeyStore(PostgresDatabase database, TimeProvider time) : IApiKeyStore
 {
-    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at, is_admin, rpm";
-
     public async Task<CreatedApiKey> CreateAsync(NewApiKey newKey, CancellationToken cancellationToken)
     {
         var key = ApiKeyFormat.NewKey();
         var now = time.GetUtcNow();
-        var record = new ApiKeyRecord(
-            "key_" + Guid.CreateVersion7(now).ToString("N"),
-            newKey.EffectiveTenantId,
-            newKey.Name,
-            ApiKeyFormat.DisplayPrefix(key),
-            DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()),
-            null,
-            newKey.IsAdmin,
-            newKey.RequestsPerMinute);
+        var record = ApiKeyRows.New(newKey, key, now);
         await using var connection = await database.OpenAsync(cancellationToken);
         // One statement, so the key and its tenant's account appear together.
         await using var command = new NpgsqlCommand("""
@@ -44,7 +34,7 @@ internal sealed class PostgresApiKeyStore(PostgresDatabase database, TimeProvide
     public async Task<ApiKeyRecord?> FindValidAsync(string presentedKey, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", connection);
+        await using var command = new NpgsqlCommand($"SELECT {ApiKeyRows.Columns} FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", connection);
         command.Parameters.AddWithValue("hash", ApiKeyFormat.Hash(presentedKey));
         return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
@@ -52,7 +42,7 @@ internal sealed class PostgresApiKeyStore(PostgresDatabase database, TimeProvide
     public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM api_keys ORDER BY created_at, id", connection);
+        await using var command = new NpgsqlCommand($"SELECT {ApiKeyRows.Columns} FROM api_keys ORDER BY created_at, id", connection);
         return await ReadAsync(command, cancellationToken);
     }
 
@@ -73,12 +63,7 @@ internal sealed class PostgresApiKeyStore(PostgresDatabase database, TimeProvide
         var keys = new List<ApiKeyRecord>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            keys.Add(new ApiKeyRecord(
-                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-                reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
-                reader.GetBoolean(6),
-                reader.IsDBNull(7) ? null : reader.GetInt32(7)));
+            keys.Add(ApiKeyRows.Read(reader));
         }
 
         return keys;

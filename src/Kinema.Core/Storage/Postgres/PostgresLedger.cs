@@ -24,11 +24,18 @@ internal static class PostgresLedger
     /// CTEs (to follow <c>WITH ended AS (UPDATE … RETURNING <see cref="Returning"/>)</c>) that credit each tenant the
     /// costs of its refunded tasks and write one ledger line per task, each with the balance right after it.
     /// </summary>
+    /// <remarks>
+    /// The tenants are locked in id order before any is credited, the order a create batch locks them in: a batch that
+    /// refunds two tenants and a create (or another batch) touching the same two can then never wait on each other in
+    /// a cycle, which PostgreSQL would break by aborting one of them.
+    /// </remarks>
     public const string Ctes = """
         refunds AS (SELECT id, tenant_id, key_id, cost FROM ended WHERE refunded),
         totals AS (SELECT tenant_id, SUM(cost) AS total FROM refunds GROUP BY tenant_id),
+        locked AS (SELECT t.id FROM tenants t JOIN totals ON totals.tenant_id = t.id ORDER BY t.id FOR UPDATE OF t),
         credited AS (
-            UPDATE tenants t SET balance = t.balance + totals.total FROM totals WHERE t.id = totals.tenant_id
+            UPDATE tenants t SET balance = t.balance + totals.total FROM totals JOIN locked ON locked.id = totals.tenant_id
+            WHERE t.id = totals.tenant_id
             RETURNING t.id, t.balance),
         refund_lines AS (
             INSERT INTO ledger (tenant_id, key_id, task_id, kind, amount, balance_after, created_at)

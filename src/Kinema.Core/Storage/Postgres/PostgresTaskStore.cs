@@ -535,43 +535,8 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand { Connection = connection };
-        // Keyset pagination on the id (ULIDs sort in creation order): a page costs O(limit) through (tenant_id, id).
-        var conditions = new List<string> { "tenant_id = @tenant" };
-        command.Parameters.AddWithValue("tenant", tenantId);
-        if (query.After is { } after)
-        {
-            conditions.Add(query.Ascending ? "id > @after" : "id < @after");
-            command.Parameters.AddWithValue("after", after);
-        }
-
-        if (query.State is { } state)
-        {
-            conditions.Add("status = @status");
-            command.Parameters.AddWithValue("status", state.ToWire());
-        }
-
-        if (query.Model is { } model)
-        {
-            conditions.Add("model = @model");
-            command.Parameters.AddWithValue("model", model);
-        }
-
-        if (query.CreatedAfter is { } createdAfter)
-        {
-            conditions.Add("created_at > @created_after");
-            command.Parameters.AddWithValue("created_after", createdAfter.ToUnixTimeMilliseconds());
-        }
-
-        command.CommandText = $"SELECT {TaskRows.Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id {(query.Ascending ? "ASC" : "DESC")} LIMIT @limit";
-        command.Parameters.AddWithValue("limit", query.Limit + 1);
-        var tasks = await ReadAllAsync(command, cancellationToken);
-        var hasMore = tasks.Count > query.Limit;
-        if (hasMore)
-        {
-            tasks.RemoveAt(tasks.Count - 1);
-        }
-
-        return new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null);
+        command.CommandText = TaskRows.ListSql(tenantId, query, '@', (name, value) => command.Parameters.AddWithValue(name, value));
+        return TaskRows.Page(await ReadAllAsync(command, cancellationToken), query);
     }
 
     public async Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken)

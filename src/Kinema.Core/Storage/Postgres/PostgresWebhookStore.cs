@@ -10,11 +10,6 @@ namespace Kinema.Core.Storage.Postgres;
 /// </summary>
 internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvider time) : IWebhookStore
 {
-    private const string DeliveryColumns = """
-        d.id, d.tenant_id, d.task_id, d.endpoint_id, d.url, d.event_type, d.payload, d.status, d.attempts, d.next_attempt_at,
-        d.last_status, d.last_error, d.created_at, d.delivered_at
-        """;
-
     public async Task<string> GetOrCreateTenantSecretAsync(string tenantId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -128,7 +123,7 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var due = new List<WebhookDelivery>();
         await using (var select = new NpgsqlCommand($"""
-            SELECT {DeliveryColumns}, COALESCE(e.secret, s.secret)
+            SELECT {WebhookRows.DeliveryColumns}, COALESCE(e.secret, s.secret)
             FROM webhook_deliveries d
             LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
             LEFT JOIN webhook_secrets s ON s.tenant_id = d.tenant_id
@@ -142,7 +137,7 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                due.Add(ReadDelivery(reader) with { Secret = reader.IsDBNull(14) ? null : reader.GetString(14) });
+                due.Add(WebhookRows.ReadDelivery(reader) with { Secret = reader.IsDBNull(14) ? null : reader.GetString(14) });
             }
         }
 
@@ -208,14 +203,14 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            $"SELECT {DeliveryColumns} FROM webhook_deliveries d WHERE d.tenant_id = @tenant ORDER BY d.id DESC LIMIT @limit", connection);
+            $"SELECT {WebhookRows.DeliveryColumns} FROM webhook_deliveries d WHERE d.tenant_id = @tenant ORDER BY d.id DESC LIMIT @limit", connection);
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<WebhookDelivery>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            list.Add(ReadDelivery(reader));
+            list.Add(WebhookRows.ReadDelivery(reader));
         }
 
         return list;
@@ -247,8 +242,8 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
 
     private static async Task<List<WebhookEndpoint>> ReadEndpointsAsync(NpgsqlConnection connection, string tenantId, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("""
-            SELECT id, tenant_id, url, events, created_at, disabled_at, disabled_reason
+        await using var command = new NpgsqlCommand($"""
+            SELECT {WebhookRows.EndpointColumns}
             FROM webhook_endpoints WHERE tenant_id = @tenant ORDER BY created_at
             """, connection);
         command.Parameters.AddWithValue("tenant", tenantId);
@@ -256,32 +251,9 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
         var endpoints = new List<WebhookEndpoint>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            endpoints.Add(new WebhookEndpoint(
-                reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                reader.GetString(3).Split(',', StringSplitOptions.RemoveEmptyEntries),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-                reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
-                reader.IsDBNull(6) ? null : reader.GetString(6)));
+            endpoints.Add(WebhookRows.ReadEndpoint(reader));
         }
 
         return endpoints;
     }
-
-    private static WebhookDelivery ReadDelivery(System.Data.Common.DbDataReader reader) => new()
-    {
-        Id = reader.GetString(0),
-        TenantId = reader.GetString(1),
-        TaskId = reader.GetString(2),
-        EndpointId = reader.IsDBNull(3) ? null : reader.GetString(3),
-        Url = reader.GetString(4),
-        EventType = reader.GetString(5),
-        Payload = reader.GetString(6),
-        Status = reader.GetString(7),
-        Attempts = reader.GetInt32(8),
-        NextAttemptAt = reader.IsDBNull(9) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)),
-        LastStatus = reader.IsDBNull(10) ? null : reader.GetInt32(10),
-        LastError = reader.IsDBNull(11) ? null : reader.GetString(11),
-        CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(12)),
-        DeliveredAt = reader.IsDBNull(13) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(13)),
-    };
 }

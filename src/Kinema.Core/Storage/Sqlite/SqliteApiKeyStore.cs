@@ -6,21 +6,11 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>API keys in the same SQLite file as the tasks.</summary>
 internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider time) : IApiKeyStore
 {
-    private const string Columns = "id, tenant_id, name, key_prefix, created_at, revoked_at, is_admin, rpm";
-
     public Task<CreatedApiKey> CreateAsync(NewApiKey newKey, CancellationToken cancellationToken)
     {
         var key = ApiKeyFormat.NewKey();
         var now = time.GetUtcNow();
-        var record = new ApiKeyRecord(
-            "key_" + Guid.CreateVersion7(now).ToString("N"),
-            newKey.EffectiveTenantId,
-            newKey.Name,
-            ApiKeyFormat.DisplayPrefix(key),
-            DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()),
-            null,
-            newKey.IsAdmin,
-            newKey.RequestsPerMinute);
+        var record = ApiKeyRows.New(newKey, key, now);
         return database.WriteAsync(connection =>
         {
             using var command = connection.CreateCommand();
@@ -47,10 +37,10 @@ internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider ti
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM api_keys WHERE key_hash = $hash AND revoked_at IS NULL";
+        command.CommandText = $"SELECT {ApiKeyRows.Columns} FROM api_keys WHERE key_hash = $hash AND revoked_at IS NULL";
         command.Parameters.AddWithValue("$hash", ApiKeyFormat.Hash(presentedKey));
         using var reader = command.ExecuteReader();
-        return Task.FromResult(reader.Read() ? Read(reader) : null);
+        return Task.FromResult(reader.Read() ? ApiKeyRows.Read(reader) : null);
     }
 
     public Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken)
@@ -58,12 +48,12 @@ internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider ti
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM api_keys ORDER BY created_at, id";
+        command.CommandText = $"SELECT {ApiKeyRows.Columns} FROM api_keys ORDER BY created_at, id";
         using var reader = command.ExecuteReader();
         var keys = new List<ApiKeyRecord>();
         while (reader.Read())
         {
-            keys.Add(Read(reader));
+            keys.Add(ApiKeyRows.Read(reader));
         }
 
         return Task.FromResult<IReadOnlyList<ApiKeyRecord>>(keys);
@@ -83,14 +73,4 @@ internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider ti
             return command.ExecuteNonQuery() > 0;
         }, cancellationToken);
     }
-
-    private static ApiKeyRecord Read(SqliteDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        reader.GetString(2),
-        reader.GetString(3),
-        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-        reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
-        reader.GetBoolean(6),
-        reader.IsDBNull(7) ? null : reader.GetInt32(7));
 }

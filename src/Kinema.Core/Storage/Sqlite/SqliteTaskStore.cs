@@ -280,36 +280,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
-        // Keyset pagination on the id: ids are ULIDs, so id order is creation order, and a page costs O(limit)
-        // through the (tenant_id, id) index however many tasks exist or arrive meanwhile.
-        var conditions = new List<string> { "tenant_id = $tenant" };
-        command.Parameters.AddWithValue("$tenant", tenantId);
-        if (query.After is { } after)
-        {
-            conditions.Add(query.Ascending ? "id > $after" : "id < $after");
-            command.Parameters.AddWithValue("$after", after);
-        }
-
-        if (query.State is { } state)
-        {
-            conditions.Add("status = $status");
-            command.Parameters.AddWithValue("$status", state.ToWire());
-        }
-
-        if (query.Model is { } model)
-        {
-            conditions.Add("model = $model");
-            command.Parameters.AddWithValue("$model", model);
-        }
-
-        if (query.CreatedAfter is { } createdAfter)
-        {
-            conditions.Add("created_at > $created_after");
-            command.Parameters.AddWithValue("$created_after", createdAfter.ToUnixTimeMilliseconds());
-        }
-
-        command.CommandText = $"SELECT {Columns} FROM tasks WHERE {string.Join(" AND ", conditions)} ORDER BY id {(query.Ascending ? "ASC" : "DESC")} LIMIT $limit";
-        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        command.CommandText = TaskRows.ListSql(tenantId, query, '$', (name, value) => command.Parameters.AddWithValue("$" + name, value));
         using var reader = command.ExecuteReader();
         var tasks = new List<TaskRecord>(query.Limit + 1);
         while (reader.Read())
@@ -317,13 +288,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             tasks.Add(ReadRecord(reader));
         }
 
-        var hasMore = tasks.Count > query.Limit;
-        if (hasMore)
-        {
-            tasks.RemoveAt(tasks.Count - 1);
-        }
-
-        return Task.FromResult(new TaskPage(tasks, hasMore, hasMore ? tasks[^1].Id : null));
+        return Task.FromResult(TaskRows.Page(tasks, query));
     }
 
     public Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken) =>

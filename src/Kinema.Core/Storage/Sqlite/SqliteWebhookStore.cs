@@ -7,11 +7,6 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>Webhooks in the same SQLite file, so announcing a finished task is one transaction with marking it announced.</summary>
 internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider time) : IWebhookStore
 {
-    private const string DeliveryColumns = """
-        d.id, d.tenant_id, d.task_id, d.endpoint_id, d.url, d.event_type, d.payload, d.status, d.attempts, d.next_attempt_at,
-        d.last_status, d.last_error, d.created_at, d.delivered_at
-        """;
-
     public async Task<string> GetOrCreateTenantSecretAsync(string tenantId, CancellationToken cancellationToken)
     {
         var secret = WebhookSignature.NewSecret();
@@ -132,7 +127,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
             using (var select = connection.CreateCommand())
             {
                 select.CommandText = $"""
-                    SELECT {DeliveryColumns}, COALESCE(e.secret, s.secret)
+                    SELECT {WebhookRows.DeliveryColumns}, COALESCE(e.secret, s.secret)
                     FROM webhook_deliveries d
                     LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
                     LEFT JOIN webhook_secrets s ON s.tenant_id = d.tenant_id
@@ -144,7 +139,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
                 {
-                    due.Add(ReadDelivery(reader) with { Secret = reader.IsDBNull(14) ? null : reader.GetString(14) });
+                    due.Add(WebhookRows.ReadDelivery(reader) with { Secret = reader.IsDBNull(14) ? null : reader.GetString(14) });
                 }
             }
 
@@ -210,14 +205,14 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {DeliveryColumns} FROM webhook_deliveries d WHERE d.tenant_id = $tenant ORDER BY d.id DESC LIMIT $limit";
+        command.CommandText = $"SELECT {WebhookRows.DeliveryColumns} FROM webhook_deliveries d WHERE d.tenant_id = $tenant ORDER BY d.id DESC LIMIT $limit";
         command.Parameters.AddWithValue("$tenant", tenantId);
         command.Parameters.AddWithValue("$limit", limit);
         using var reader = command.ExecuteReader();
         var list = new List<WebhookDelivery>();
         while (reader.Read())
         {
-            list.Add(ReadDelivery(reader));
+            list.Add(WebhookRows.ReadDelivery(reader));
         }
 
         return Task.FromResult<IReadOnlyList<WebhookDelivery>>(list);
@@ -256,8 +251,8 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
     private static List<WebhookEndpoint> ReadEndpoints(SqliteConnection connection, string tenantId)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT id, tenant_id, url, events, created_at, disabled_at, disabled_reason
+        command.CommandText = $"""
+            SELECT {WebhookRows.EndpointColumns}
             FROM webhook_endpoints WHERE tenant_id = $tenant ORDER BY created_at
             """;
         command.Parameters.AddWithValue("$tenant", tenantId);
@@ -265,32 +260,9 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
         var endpoints = new List<WebhookEndpoint>();
         while (reader.Read())
         {
-            endpoints.Add(new WebhookEndpoint(
-                reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                reader.GetString(3).Split(',', StringSplitOptions.RemoveEmptyEntries),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-                reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
-                reader.IsDBNull(6) ? null : reader.GetString(6)));
+            endpoints.Add(WebhookRows.ReadEndpoint(reader));
         }
 
         return endpoints;
     }
-
-    private static WebhookDelivery ReadDelivery(SqliteDataReader reader) => new()
-    {
-        Id = reader.GetString(0),
-        TenantId = reader.GetString(1),
-        TaskId = reader.GetString(2),
-        EndpointId = reader.IsDBNull(3) ? null : reader.GetString(3),
-        Url = reader.GetString(4),
-        EventType = reader.GetString(5),
-        Payload = reader.GetString(6),
-        Status = reader.GetString(7),
-        Attempts = reader.GetInt32(8),
-        NextAttemptAt = reader.IsDBNull(9) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)),
-        LastStatus = reader.IsDBNull(10) ? null : reader.GetInt32(10),
-        LastError = reader.IsDBNull(11) ? null : reader.GetString(11),
-        CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(12)),
-        DeliveredAt = reader.IsDBNull(13) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(13)),
-    };
 }

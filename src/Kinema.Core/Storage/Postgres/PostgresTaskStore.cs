@@ -23,10 +23,11 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     private readonly TaskStoreOptions _options;
     private readonly ILogger _logger;
     /// <summary>
-    /// Batches in flight at once. Unlike SQLite, PostgreSQL commits concurrent transactions in parallel (and flushes
-    /// their WAL together), so while one batch waits for its commit the next is already being written.
+    /// Batches in flight at once. Measured on the 2-core bench machine (BENCHMARKS.md, 2026-11-30): one loop fills
+    /// batches of ~38 creates and serves 5.5k HTTP creates/s; four loops split the same callers into batches of ~12,
+    /// pay the per-batch round trips four times as often and serve 3.3k/s. A batch's cost is its round trips, not its rows.
     /// </summary>
-    private const int ConcurrentBatches = 4;
+    private const int ConcurrentBatches = 1;
 
     private readonly Channel<PendingCreate> _creates = Channel.CreateUnbounded<PendingCreate>();
     private readonly Task _createLoop;
@@ -180,16 +181,22 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         var inserted = new HashSet<string>(StringComparer.Ordinal);
         if (toInsert.Count > 0)
         {
+            // The notice that work is queued rides in the same statement (PostgreSQL sends one per transaction for
+            // identical payloads): one round trip fewer on every batch.
             await using var insert = new NpgsqlCommand("""
-                INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
-                                   idempotency_key, request_hash, cost, key_id)
-                SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash, cost, key_id
-                FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes, @costs, @key_ids)
-                     AS t(id, tenant, model, engine, request, key, hash, cost, key_id)
-                ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                RETURNING id
+                WITH inserted AS (
+                    INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
+                                       idempotency_key, request_hash, cost, key_id)
+                    SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash, cost, key_id
+                    FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes, @costs, @key_ids)
+                         AS t(id, tenant, model, engine, request, key, hash, cost, key_id)
+                    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                    RETURNING id)
+                SELECT id, pg_notify(@channel, @payload) FROM inserted
                 """, connection);
             insert.Parameters.AddWithValue("now", nowMs);
+            insert.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+            insert.Parameters.AddWithValue("payload", _database.Payload('n', ""));
             AddTextArray(insert, "ids", toInsert.Select(i => (string?)i.Record.Id));
             AddTextArray(insert, "tenants", toInsert.Select(i => (string?)i.Record.TenantId));
             AddTextArray(insert, "models", toInsert.Select(i => (string?)i.Record.Model));
@@ -228,14 +235,6 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         await ChargeAsync(connection, toInsert.Where(i => inserted.Contains(i.Record.Id)).Select(i => (i.Record, batch[i.Index].Task)).ToList(),
             accounts, nowMs).ConfigureAwait(false);
 
-        if (inserted.Count > 0)
-        {
-            await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
-            notify.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
-            notify.Parameters.AddWithValue("payload", _database.Payload('n', ""));
-            await notify.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
-
         await transaction.CommitAsync().ConfigureAwait(false);
 
         for (var index = 0; index < batch.Count; index++)
@@ -261,18 +260,23 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         public long InFlight { get; set; }
     }
 
+    /// <summary>
+    /// The batch's tenants' accounts. Money moves only under the tenant's row lock, so a batch that charges locks its
+    /// tenants (in id order, like every locker of tenant rows). A batch that charges nothing reads them without a
+    /// lock, so batches of one tenant commit side by side instead of queueing on its row, and then locks only the
+    /// tenants with a cap, whose in-flight count must not move between the count and the insert. (A cap set at the
+    /// very moment such a batch reads the tenant applies from the next batch.)
+    /// </summary>
     private static async Task<Dictionary<string, LockedAccount>> LockAccountsAsync(NpgsqlConnection connection, List<PendingCreate> batch)
     {
-        var accounts = new Dictionary<string, LockedAccount>(StringComparer.Ordinal);
-        await using (var lockAccounts = new NpgsqlCommand("""
-            SELECT id, balance, max_in_flight FROM tenants WHERE id = ANY(@tenants) ORDER BY id FOR UPDATE
-            """, connection))
+        var charges = batch.Any(p => p.Task.Cost > 0);
+        var accounts = await ReadAccountsAsync(connection, batch.Select(p => (string?)p.Task.TenantId).Distinct(), lockRows: charges)
+            .ConfigureAwait(false);
+        if (!charges && accounts.Where(a => a.Value.MaxInFlight is not null).Select(a => (string?)a.Key).ToList() is { Count: > 0 } toLock)
         {
-            AddTextArray(lockAccounts, "tenants", batch.Select(p => (string?)p.Task.TenantId).Distinct());
-            await using var reader = await lockAccounts.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
+            foreach (var (tenant, account) in await ReadAccountsAsync(connection, toLock, lockRows: true).ConfigureAwait(false))
             {
-                accounts[reader.GetString(0)] = new LockedAccount(reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt32(2));
+                accounts[tenant] = account;
             }
         }
 
@@ -291,6 +295,21 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             {
                 accounts[reader.GetString(0)].InFlight = reader.GetInt64(1);
             }
+        }
+
+        return accounts;
+    }
+
+    private static async Task<Dictionary<string, LockedAccount>> ReadAccountsAsync(NpgsqlConnection connection, IEnumerable<string?> tenants, bool lockRows)
+    {
+        var accounts = new Dictionary<string, LockedAccount>(StringComparer.Ordinal);
+        await using var read = new NpgsqlCommand(
+            "SELECT id, balance, max_in_flight FROM tenants WHERE id = ANY(@tenants)" + (lockRows ? " ORDER BY id FOR UPDATE" : ""), connection);
+        AddTextArray(read, "tenants", tenants);
+        await using var reader = await read.ExecuteReaderAsync().ConfigureAwait(false);
+        while (await reader.ReadAsync().ConfigureAwait(false))
+        {
+            accounts[reader.GetString(0)] = new LockedAccount(reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt32(2));
         }
 
         return accounts;

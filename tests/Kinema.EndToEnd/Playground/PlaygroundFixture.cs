@@ -30,7 +30,14 @@ public sealed class PlaygroundFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Server = await KinemaTestServer.StartAsync();
+        // Billing on, as a team would run it, so the page's balance and task costs are exercised; every key the tests
+        // use holds far more credits than they spend.
+        Server = await KinemaTestServer.StartAsync(new Dictionary<string, string?> { ["Kinema:Billing:Enabled"] = "true" });
+        foreach (var tenant in new[] { "alice", "bob" })
+        {
+            await GrantAsync(tenant, Plenty);
+        }
+
         _playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -48,8 +55,17 @@ public sealed class PlaygroundFixture : IAsyncLifetime
     {
         var keys = Server.Services.GetRequiredService<IApiKeyStore>();
         var tenant = name + "-" + Guid.NewGuid().ToString("N")[..8];
-        return (await keys.CreateAsync(tenant, tenant, CancellationToken.None)).Key;
+        var key = (await keys.CreateAsync(tenant, tenant, CancellationToken.None)).Key;
+        await GrantAsync(tenant, Plenty);
+        return key;
     }
+
+    /// <summary>Credits enough for any test's tasks.</summary>
+    internal const long Plenty = 1_000_000;
+
+    internal Task GrantAsync(string tenant, long credits) =>
+        Server.Services.GetRequiredService<Kinema.Core.Billing.IBillingStore>()
+            .AddCreditsAsync(tenant, credits, null, "playground tests", CancellationToken.None);
 
     public async ValueTask DisposeAsync()
     {

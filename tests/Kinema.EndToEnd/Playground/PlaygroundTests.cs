@@ -44,17 +44,23 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
     }
 
     [Fact]
-    public async Task The_tenants_balance_is_shown_next_to_the_key()
+    public async Task The_balance_shows_next_to_the_key_and_a_tasks_cost_in_the_list_and_the_balance_follows()
     {
         var keys = Server.Services.GetRequiredService<Kinema.Core.Tenants.IApiKeyStore>();
-        var carol = await keys.CreateAsync("carol", "carol-playground", CancellationToken.None);
-        var billing = Server.Services.GetRequiredService<Kinema.Core.Billing.IBillingStore>();
-        await billing.AddCreditsAsync("carol-playground", 40, null, "playground test", CancellationToken.None);
+        var tenant = "carol-" + Guid.NewGuid().ToString("N")[..8];
+        var carol = await keys.CreateAsync("carol", tenant, CancellationToken.None);
+        await fixture.GrantAsync(tenant, 40);
         await using var playground = await PlaygroundPage.OpenAsync(fixture);
 
         await playground.EnterKeyAsync(carol.Key);
-
         await Assertions.Expect(playground.Page.Locator("#balance")).ToHaveTextAsync("Balance: 40 credits");
+        await playground.Prompt.FillAsync("a lighthouse at dusk");
+        var (request, _) = await playground.GenerateAsync();
+
+        // kling-v3 std costs 1 credit a second by default: the 5 s default costs 5.
+        request.GetProperty("duration").GetInt32().Should().Be(5);
+        await Assertions.Expect(playground.Page.Locator("#task-list .task").First).ToContainTextAsync("cost 5");
+        await Assertions.Expect(playground.Page.Locator("#balance")).ToHaveTextAsync("Balance: 35 credits");
         playground.ScriptErrors.Should().BeEmpty();
     }
 

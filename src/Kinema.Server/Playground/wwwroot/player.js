@@ -99,7 +99,7 @@ export class Player {
       this.root.append(stage);
     }
 
-    // Billing does not exist yet; a task that carries a cost shows it.
+    // A server that keeps credits prices each task; one that does not sends no cost.
     if (task.cost != null) this.root.append(element('p', 'cost', `Cost: ${task.cost}`));
     this.renderTools(task, request);
   }

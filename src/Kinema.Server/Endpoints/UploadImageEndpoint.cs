@@ -14,7 +14,8 @@ namespace Kinema.Server.Endpoints;
 /// <summary>
 /// <c>POST /v1/uploads/images</c>: a multipart image (field <c>file</c>) stored in Kinema's own storage, answered with a
 /// signed URL that a create of the same tenant accepts in <c>image_urls</c> and <c>element_input_urls</c>. The format is
-/// judged by the bytes, never by the declared content type or file name.
+/// judged by the bytes, never by the declared content type or file name; JPEG, PNG and WebP are kept as sent, a GIF as a
+/// PNG of its first frame.
 /// </summary>
 internal static class UploadImageEndpoint
 {
@@ -24,7 +25,7 @@ internal static class UploadImageEndpoint
         group.MapPost("/uploads/images", HandleAsync)
             .WithName("UploadImage")
             .WithSummary("Upload an image to use in a create")
-            .WithDescription("multipart/form-data with the image (JPEG, PNG or WebP) in the field 'file'. The url lasts 72 h "
+            .WithDescription("multipart/form-data with the image (JPEG, PNG, WebP, or GIF kept as a PNG of its first frame) in the field 'file'. The url lasts 72 h "
                              + "and is accepted in image_urls and element_input_urls of creates made with a key of the same tenant.")
             .WithTags("Uploads")
             .DisableAntiforgery()
@@ -84,15 +85,23 @@ internal static class UploadImageEndpoint
             return ApiErrors.Create(StatusCodes.Status400BadRequest, $"{FieldName} {problem}", FieldName);
         }
 
-        if (header.MediaType == "image/gif")
-        {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest, $"{FieldName} holds a GIF image; Kinema accepts JPEG, PNG or WebP", FieldName);
-        }
-
         if (header.Pixels > options.MaxImagePixels)
         {
             return ApiErrors.Create(StatusCodes.Status400BadRequest,
                 $"{FieldName} is {header.Width}×{header.Height} pixels, more than the {options.MaxImagePixels:N0} pixels Kinema accepts", FieldName);
+        }
+
+        if (header.MediaType == "image/gif")
+        {
+            // Engines and upstreams take JPEG, PNG or WebP: a GIF is kept as a PNG of its first frame, decoded only
+            // after the header's size passed the pixel cap.
+            if (FirstFrameAsPng(bytes) is not { } png)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, $"{FieldName} holds a GIF image that could not be decoded", FieldName);
+            }
+
+            bytes = png;
+            header = header with { MediaType = "image/png" };
         }
 
         var stored = await uploads.SaveAsync(tenant.TenantId, bytes, header.MediaType, paths.Work, cancellationToken);
@@ -100,6 +109,19 @@ internal static class UploadImageEndpoint
         var filename = Path.GetFileName(file.FileName ?? "");
         return TypedResults.Ok(new UploadResponse(url, filename.Length is > 0 and <= 255 ? filename : stored.Name, header.MediaType,
             bytes.Length, time.GetUtcNow().ToUnixTimeSeconds(), stored.TaskId, expiresAt, header.Width, header.Height));
+    }
+
+    private static byte[]? FirstFrameAsPng(byte[] gif)
+    {
+        using var bitmap = SkiaSharp.SKBitmap.Decode(gif);
+        if (bitmap is null)
+        {
+            return null;
+        }
+
+        using var image = SkiaSharp.SKImage.FromBitmap(bitmap);
+        using var encoded = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        return encoded?.ToArray();
     }
 
     private static JsonHttpResult<ErrorResponse> TooLarge(long maxBytes) =>

@@ -121,7 +121,7 @@ internal static class KinemaOpenApi
                                     {
                                         Type = JsonSchemaType.String,
                                         Format = "binary",
-                                        Description = "A JPEG, PNG or WebP image, judged by its bytes; at most Kinema:Fetch:MaxImageBytes (20 MiB) and MaxImagePixels.",
+                                        Description = "A JPEG, PNG or WebP image (a GIF is kept as a PNG of its first frame), judged by its bytes; at most Kinema:Fetch:MaxImageBytes (20 MiB) and MaxImagePixels.",
                                     },
                                 },
                             },

@@ -74,19 +74,36 @@ public sealed class ImageUploadTests(StrictServerFixture fixture) : IClassFixtur
 
         var upload = await UploadOkAsync(Server.Alice, jpeg, declaredType: "application/octet-stream", fileName: "photo.bin");
         using var text = await UploadAsync(Server.Alice, "not an image at all"u8.ToArray(), declaredType: "image/png");
-        using var gif = await UploadAsync(Server.Alice, Gif, declaredType: "image/png");
+        using var brokenGif = await UploadAsync(Server.Alice, Gif[..20], declaredType: "image/gif");
         using var truncated = await UploadAsync(Server.Alice, jpeg[..(jpeg.Length / 2)], declaredType: "image/jpeg");
 
         upload.GetProperty("content_type").GetString().Should().Be("image/jpeg");
         upload.GetProperty("url").GetString().Should().Contain("/image.jpg?");
-        foreach (var refused in new[] { text, gif, truncated })
+        foreach (var refused in new[] { text, brokenGif, truncated })
         {
             var body = await refused.Content.ReadAsStringAsync();
             refused.StatusCode.Should().Be(HttpStatusCode.BadRequest, body);
             JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("param").GetString().Should().Be("file");
         }
+    }
 
-        (await gif.Content.ReadAsStringAsync()).Should().Contain("GIF");
+    [Fact]
+    public async Task A_gif_is_kept_as_a_png_of_its_first_frame_and_works_as_a_first_frame()
+    {
+        var upload = await UploadOkAsync(Server.Alice, Gif, declaredType: "image/gif", fileName: "pixel.gif");
+        var url = upload.GetProperty("url").GetString()!;
+        using var anonymous = new HttpClient();
+        var stored = await anonymous.GetByteArrayAsync(url);
+        var id = await Server.Alice.CreateAsync($$"""{"model":"kling-v3","prompt":"from a gif","duration":3,"image_urls":["{{url}}"]}""");
+        var task = await Server.Alice.WaitForTerminalAsync(id);
+
+        (upload.GetProperty("content_type").GetString(), upload.GetProperty("width").GetInt32(), upload.GetProperty("filename").GetString())
+            .Should().Be(("image/png", 1, "pixel.gif"));
+        url.Should().Contain("/image.png?");
+        upload.GetProperty("bytes").GetInt64().Should().Be(stored.Length);
+        using var decoded = SKBitmap.Decode(stored);
+        (decoded.Width, decoded.Height).Should().Be((1, 1));
+        task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
     }
 
     [Fact]

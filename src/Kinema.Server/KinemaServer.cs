@@ -137,16 +137,15 @@ public static partial class KinemaServer
         ["Logging:LogLevel:Microsoft.Extensions.Http"] = "Warning",
     };
 
-    /// <summary>Makes the first API key when a data directory has none, and prints it once.</summary>
+    /// <summary>Makes the first API key when the store has none (on several nodes, exactly one of them does), and prints it once.</summary>
     public static async Task<CreatedApiKey?> EnsureFirstKeyAsync(WebApplication app, CancellationToken cancellationToken)
     {
         var keys = app.Services.GetRequiredService<IApiKeyStore>();
-        if ((await keys.ListAsync(cancellationToken)).Count > 0)
+        if (await keys.CreateFirstAsync(new NewApiKey("default", "default"), cancellationToken) is not { } created)
         {
             return null;
         }
 
-        var created = await keys.CreateAsync("default", "default", cancellationToken);
         var paths = app.Services.GetRequiredService<KinemaPaths>();
         SecretFile.Write(paths.CliKey, System.Text.Encoding.UTF8.GetBytes(created.Key + "\n"));
         return created;

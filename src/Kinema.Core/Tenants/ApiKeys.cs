@@ -61,6 +61,12 @@ public interface IApiKeyStore
     /// <summary>Makes a key; its tenant gets an account (balance 0) in the same transaction when it has none.</summary>
     Task<CreatedApiKey> CreateAsync(NewApiKey key, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Makes a key only if the store holds none yet (the key a first start prints), or returns null. Atomic across
+    /// nodes: of several nodes starting at once on an empty database, exactly one makes it.
+    /// </summary>
+    Task<CreatedApiKey?> CreateFirstAsync(NewApiKey key, CancellationToken cancellationToken);
+
     /// <summary>The valid key matching a presented plaintext key, or null.</summary>
     Task<ApiKeyRecord?> FindValidAsync(string presentedKey, CancellationToken cancellationToken);
 

@@ -439,4 +439,23 @@ public abstract class StoreContractTests : IAsyncLifetime
         (await Node.Keys.FindValidAsync(created.Key, CancellationToken.None)).Should().BeNull();
         (await Node.Keys.ListAsync(CancellationToken.None)).Single().RevokedAt.Should().NotBeNull();
     }
+
+    [Fact]
+    public async Task Of_nodes_starting_together_on_an_empty_store_exactly_one_makes_the_first_key()
+    {
+        var nodes = new List<StoreNode> { Node };
+        for (var i = 0; i < 3; i++)
+        {
+            nodes.Add(await OpenAnotherNodeAsync());
+        }
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
+            Task.Run(() => nodes[i % nodes.Count].Keys.CreateFirstAsync(new NewApiKey("default", "default"), CancellationToken.None))));
+        var later = await Node.Keys.CreateFirstAsync(new NewApiKey("default", "default"), CancellationToken.None);
+
+        var made = attempts.Where(a => a is not null).Should().ContainSingle().Subject!;
+        later.Should().BeNull();
+        (await Node.Keys.ListAsync(CancellationToken.None)).Select(k => k.Id).Should().Equal(made.Record.Id);
+        (await nodes[^1].Keys.FindValidAsync(made.Key, CancellationToken.None))!.TenantId.Should().Be("default");
+    }
 }

@@ -6,13 +6,30 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>API keys in the same SQLite file as the tasks.</summary>
 internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider time) : IApiKeyStore
 {
-    public Task<CreatedApiKey> CreateAsync(NewApiKey newKey, CancellationToken cancellationToken)
+    public async Task<CreatedApiKey> CreateAsync(NewApiKey newKey, CancellationToken cancellationToken) =>
+        (await CreateAsync(newKey, onlyIfNone: false, cancellationToken))!;
+
+    public Task<CreatedApiKey?> CreateFirstAsync(NewApiKey newKey, CancellationToken cancellationToken) =>
+        CreateAsync(newKey, onlyIfNone: true, cancellationToken);
+
+    private Task<CreatedApiKey?> CreateAsync(NewApiKey newKey, bool onlyIfNone, CancellationToken cancellationToken)
     {
         var key = ApiKeyFormat.NewKey();
         var now = time.GetUtcNow();
         var record = ApiKeyRows.New(newKey, key, now);
+        // The single writer runs one write at a time, so the check and the insert cannot be split by another key.
         return database.WriteAsync(connection =>
         {
+            if (onlyIfNone)
+            {
+                using var exists = connection.CreateCommand();
+                exists.CommandText = "SELECT EXISTS (SELECT 1 FROM api_keys)";
+                if (Convert.ToInt64(exists.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0)
+                {
+                    return null;
+                }
+            }
+
             using var command = connection.CreateCommand();
             command.CommandText = """
                 INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, is_admin, rpm)
@@ -28,7 +45,7 @@ internal sealed class SqliteApiKeyStore(SqliteDatabase database, TimeProvider ti
             command.Parameters.AddWithValue("$prefix", record.Prefix);
             command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
             command.ExecuteNonQuery();
-            return new CreatedApiKey(record, key);
+            return (CreatedApiKey?)new CreatedApiKey(record, key);
         }, cancellationToken);
     }
 

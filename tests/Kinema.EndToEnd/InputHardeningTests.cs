@@ -47,6 +47,26 @@ public sealed class InputHardeningTests : IAsyncLifetime
         error.GetProperty("message").GetString().Should().Contain("unpaired UTF-16 surrogate");
     }
 
+    [Theory]
+    [InlineData("/v1/admin/tenants", """{"id":"\ud800","max_in_flight":3}""", "id")]
+    [InlineData("/v1/admin/keys", """{"name":"ok","tenant":"\udc00x"}""", "tenant")]
+    [InlineData("/v1/admin/tenants/alice/credits", """{"amount":1,"note":"\ud83d"}""", "note")]
+    [InlineData("/v1/videos", """{"model":"kling-v3","prompt":"ok","\ud4ee\uda8e":"a"}""", "\\ud4ee\\uda8e")]
+    [InlineData("/v1/videos", """{"model":"kling-v3","prompt":"a\ud800b"}""", "prompt")]
+    public async Task Newer_json_endpoints_refuse_lone_surrogates_by_name(string path, string body, string field)
+    {
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+
+        using var response = await admin.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+
+        ((int)response.StatusCode).Should().Be(400, text);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be(field, text);
+        error.GetProperty("message").GetString().Should().Contain("surrogate", text);
+    }
+
     [Fact]
     public async Task Create_rejects_lone_surrogate_in_prompt()
     {

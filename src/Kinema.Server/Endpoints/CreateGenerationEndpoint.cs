@@ -38,7 +38,7 @@ internal static class CreateGenerationEndpoint
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, cancellationToken);
+            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = JsonBody.MaxDepth }, cancellationToken);
         }
         catch (JsonException exception)
         {

@@ -18,6 +18,12 @@ internal sealed class JsonBody : IDisposable
 
     private JsonElement Root => _document.RootElement;
 
+    /// <summary>
+    /// How deep a body may nest: far beyond any valid body, so a wrongly nested field reaches the field reader and is
+    /// refused by name, while a body built to exhaust the parser is still cut off.
+    /// </summary>
+    public const int MaxDepth = 64;
+
     /// <summary>The body as an object, or the error to answer with.</summary>
     public static async Task<(JsonBody? Body, JsonHttpResult<ErrorResponse>? Error)> ReadAsync(HttpContext http, CancellationToken cancellationToken)
     {
@@ -26,7 +32,7 @@ internal sealed class JsonBody : IDisposable
         {
             document = http.Request.ContentLength == 0
                 ? JsonDocument.Parse("{}")
-                : await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, cancellationToken);
+                : await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = MaxDepth }, cancellationToken);
         }
         catch (JsonException exception)
         {
@@ -64,7 +70,13 @@ internal sealed class JsonBody : IDisposable
             return false;
         }
 
-        value = element.GetString();
+        if (!JsonText.TryGetString(element, out var text))
+        {
+            error = ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.UnpairedSurrogateMessage(name), name);
+            return false;
+        }
+
+        value = text;
         return true;
     }
 

@@ -52,7 +52,7 @@ internal static class WebhookEndpoints
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, ct);
+            document = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = JsonBody.MaxDepth }, ct);
         }
         catch (JsonException exception)
         {

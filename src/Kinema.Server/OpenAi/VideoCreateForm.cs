@@ -51,10 +51,16 @@ internal sealed record VideoCreateForm
                     $"the request body must be multipart/form-data or JSON, not '{contentType}'"));
             }
 
-            using var document = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 16 }, cancellationToken);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                ? (FromJson(document.RootElement), null)
-                : (null, ApiErrors.Create(StatusCodes.Status400BadRequest, "the request body must be a JSON object"));
+            using var document = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = Endpoints.JsonBody.MaxDepth }, cancellationToken);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, ApiErrors.Create(StatusCodes.Status400BadRequest, "the request body must be a JSON object"));
+            }
+
+            // A property name with a lone surrogate cannot be compared with the names read below: refuse it by name first.
+            return JsonText.FindMalformedPropertyName(document.RootElement) is { } badName
+                ? (null, ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.MalformedPropertyNameMessage(badName), badName))
+                : (FromJson(document.RootElement), null);
         }
         catch (JsonException exception)
         {

@@ -51,6 +51,35 @@ public sealed class JsonEndpointPropertyTests(ITestOutputHelper output) : IAsync
     }
 
     [Fact]
+    public async Task OpenAi_video_create_and_remix_answer_every_mutated_body_with_200_or_a_4xx()
+    {
+        var creates = JsonMutations.Bodies(
+            """{"model":"kling-v3","prompt":"a fox","seconds":"5","size":"1280x720"}""",
+            $$"""{"model":"kling-v3","prompt":"go","seconds":"8","size":"1080x1920","image_url":"{{Png}}"}""");
+        var video = await PostAsync(_server.Alice, "/v1/videos", """{"model":"kling-v3","prompt":"to remix","seconds":"5"}""");
+        video.Status.Should().Be(200, video.Text);
+        var remixPath = $"/v1/videos/{JsonDocument.Parse(video.Text).RootElement.GetProperty("id").GetString()}/remix";
+        var remixes = JsonMutations.Bodies("""{"prompt":"the same, at night"}""");
+
+        await RunAsync(creates, JsonMutations.Iterations(1500) / 3, body => PostAsync(_server.Alice, "/v1/videos", body), requireParam: true);
+        await RunAsync(remixes, JsonMutations.Iterations(1500) / 5, body => PostAsync(_server.Alice, remixPath, body), requireParam: false);
+    }
+
+    [Fact]
+    public async Task Admin_bodies_answer_every_mutation_with_200_or_a_4xx_naming_a_field()
+    {
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        var tenants = JsonMutations.Bodies("""{"id":"fuzz-tenant","max_in_flight":3}""");
+        var credits = JsonMutations.Bodies("""{"amount":40,"note":"a grant"}""");
+        var newKeys = JsonMutations.Bodies("""{"name":"fuzz-key","tenant":"fuzz-tenant","admin":false,"rpm":60}""");
+
+        await RunAsync(tenants, JsonMutations.Iterations(1500) / 5, body => PostAsync(admin, "/v1/admin/tenants", body), requireParam: true);
+        await RunAsync(credits, JsonMutations.Iterations(1500) / 5, body => PostAsync(admin, "/v1/admin/tenants/fuzz-tenant/credits", body), requireParam: true);
+        await RunAsync(newKeys, JsonMutations.Iterations(1500) / 5, body => PostAsync(admin, "/v1/admin/keys", body), requireParam: true);
+    }
+
+    [Fact]
     public async Task Upstream_callback_never_answers_5xx_whatever_the_body()
     {
         var id = await _server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"called back"}""");

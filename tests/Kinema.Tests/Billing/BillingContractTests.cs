@@ -126,6 +126,23 @@ public abstract class BillingContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_cap_holds_for_free_creates_too_while_uncapped_tenants_are_not_held_back()
+    {
+        // Billing off (cost 0), no idempotency key: the creates PostgreSQL commits in one statement, unless a tenant has a cap.
+        await FundAsync("capped", 0, maxInFlight: 2);
+        var other = await OpenAnotherNodeAsync();
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? Node : other).Tasks.CreateAsync(Paid(cost: 0, prompt: $"p{i}", tenant: i % 3 == 0 ? "capped" : "free"), CancellationToken.None))));
+
+        outcomes.Count(o => o.Kind == CreateOutcomeKind.Created && o.Task!.TenantId == "capped").Should().Be(2);
+        outcomes.Count(o => o.Kind == CreateOutcomeKind.Created && o.Task!.TenantId == "free").Should().Be(40);
+        outcomes.Count(o => o.Kind == CreateOutcomeKind.TooManyInFlight).Should().Be(18);
+        (await ScalarAsync("SELECT COUNT(*) FROM tasks WHERE tenant_id = 'capped'")).Should().Be(2);
+        (await ScalarAsync("SELECT COUNT(*) FROM tasks WHERE tenant_id = 'free'")).Should().Be(40);
+    }
+
+    [Fact]
     public async Task Racing_creates_never_exceed_the_tenants_cap_on_tasks_in_flight()
     {
         await FundAsync("alice", 1000, maxInFlight: 3);

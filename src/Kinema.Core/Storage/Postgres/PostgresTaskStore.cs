@@ -26,6 +26,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     /// Batches in flight at once. Measured on the 2-core bench machine (BENCHMARKS.md, 2026-11-30): one loop fills
     /// batches of ~38 creates and serves 5.5k HTTP creates/s; four loops split the same callers into batches of ~12,
     /// pay the per-batch round trips four times as often and serve 3.3k/s. A batch's cost is its round trips, not its rows.
+    /// With the one-statement path for unpriced, unkeyed batches, two loops (6.3–7.2k/s) still lose to one (7.4–8.4k/s).
     /// </summary>
     private const int ConcurrentBatches = 1;
 
@@ -105,6 +106,11 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         var now = _time.GetUtcNow();
         var nowMs = now.ToUnixTimeMilliseconds();
         await using var connection = await _database.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        if (batch.TrueForAll(p => p.Task.Cost == 0 && p.Task.IdempotencyKey is null)
+            && await TryCommitUnguardedAsync(connection, batch, now).ConfigureAwait(false))
+        {
+            return;
+        }
 
         await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
 
@@ -162,20 +168,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
                 inBatch[(task.TenantId, accepted)] = index;
             }
 
-            var id = TaskIds.New(now);
-            toInsert.Add((index, new TaskRecord
-            {
-                Id = id,
-                TenantId = task.TenantId,
-                Model = task.Request.Model,
-                Engine = task.Engine,
-                Request = task.Request,
-                State = TaskState.Pending,
-                CreatedAt = TaskRows.FromMilliseconds(nowMs),
-                UpdatedAt = TaskRows.FromMilliseconds(nowMs),
-                IdempotencyKey = task.IdempotencyKey,
-                Cost = task.Cost,
-            }));
+            toInsert.Add((index, NewRecord(task, now)));
         }
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
@@ -183,29 +176,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         {
             // The notice that work is queued rides in the same statement (PostgreSQL sends one per transaction for
             // identical payloads): one round trip fewer on every batch.
-            await using var insert = new NpgsqlCommand("""
-                WITH inserted AS (
-                    INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
-                                       idempotency_key, request_hash, cost, key_id)
-                    SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash, cost, key_id
-                    FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes, @costs, @key_ids)
-                         AS t(id, tenant, model, engine, request, key, hash, cost, key_id)
-                    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                    RETURNING id)
-                SELECT id, pg_notify(@channel, @payload) FROM inserted
-                """, connection);
-            insert.Parameters.AddWithValue("now", nowMs);
-            insert.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
-            insert.Parameters.AddWithValue("payload", _database.Payload('n', ""));
-            AddTextArray(insert, "ids", toInsert.Select(i => (string?)i.Record.Id));
-            AddTextArray(insert, "tenants", toInsert.Select(i => (string?)i.Record.TenantId));
-            AddTextArray(insert, "models", toInsert.Select(i => (string?)i.Record.Model));
-            AddTextArray(insert, "engines", toInsert.Select(i => (string?)i.Record.Engine));
-            AddTextArray(insert, "requests", toInsert.Select(i => (string?)batch[i.Index].RequestJson));
-            AddTextArray(insert, "keys", toInsert.Select(i => i.Record.IdempotencyKey));
-            AddTextArray(insert, "hashes", toInsert.Select(i => (string?)batch[i.Index].Task.RequestHash));
-            insert.Parameters.AddWithValue("costs", toInsert.Select(i => batch[i.Index].Task.Cost).ToArray());
-            AddTextArray(insert, "key_ids", toInsert.Select(i => batch[i.Index].Task.KeyId));
+            await using var insert = InsertCommand(connection, guardCaps: false, toInsert, batch, nowMs);
             await using (var reader = await insert.ExecuteReaderAsync().ConfigureAwait(false))
             {
                 while (await reader.ReadAsync().ConfigureAwait(false))
@@ -249,6 +220,87 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
 
             batch[index].Completion.TrySetResult(outcomes[index]!);
         }
+    }
+
+    /// <summary>
+    /// The common batch (nothing to charge, no idempotency key) in one round trip: a single autocommitted statement
+    /// inserts every create and announces them, unless a tenant of the batch has an in-flight cap, in which case it
+    /// inserts nothing and the batch takes the locked path. False when it did not insert.
+    /// </summary>
+    private async Task<bool> TryCommitUnguardedAsync(NpgsqlConnection connection, List<PendingCreate> batch, DateTimeOffset now)
+    {
+        var records = batch.Select((pending, index) => (index, NewRecord(pending.Task, now))).ToList();
+        await using var insert = InsertCommand(connection, guardCaps: true, records, batch, now.ToUnixTimeMilliseconds());
+        var inserted = 0;
+        await using (var reader = await insert.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                inserted++;
+            }
+        }
+
+        if (inserted == 0)
+        {
+            return false;
+        }
+
+        for (var index = 0; index < batch.Count; index++)
+        {
+            batch[index].Completion.TrySetResult(new CreateOutcome(records[index].Item2, CreateOutcomeKind.Created));
+        }
+
+        return true;
+    }
+
+    private static TaskRecord NewRecord(NewTask task, DateTimeOffset now) => new()
+    {
+        Id = TaskIds.New(now),
+        TenantId = task.TenantId,
+        Model = task.Request.Model,
+        Engine = task.Engine,
+        Request = task.Request,
+        State = TaskState.Pending,
+        CreatedAt = TaskRows.FromMilliseconds(now.ToUnixTimeMilliseconds()),
+        UpdatedAt = TaskRows.FromMilliseconds(now.ToUnixTimeMilliseconds()),
+        IdempotencyKey = task.IdempotencyKey,
+        Cost = task.Cost,
+    };
+
+    /// <summary>
+    /// The multi-row insert of a batch, with the queued-work notice in the same statement (PostgreSQL sends one per
+    /// transaction for identical payloads). With <paramref name="guardCaps"/> it inserts nothing when a tenant of the
+    /// batch has an in-flight cap, since only the locked path may count against a cap.
+    /// </summary>
+    private NpgsqlCommand InsertCommand(
+        NpgsqlConnection connection, bool guardCaps, List<(int Index, TaskRecord Record)> toInsert, List<PendingCreate> batch, long nowMs)
+    {
+        var insert = new NpgsqlCommand($"""
+            WITH capped AS (SELECT 1 FROM tenants WHERE {(guardCaps ? "id = ANY(@tenants) AND max_in_flight IS NOT NULL" : "false")} LIMIT 1),
+            inserted AS (
+                INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
+                                   idempotency_key, request_hash, cost, key_id)
+                SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash, cost, key_id
+                FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes, @costs, @key_ids)
+                     AS t(id, tenant, model, engine, request, key, hash, cost, key_id)
+                WHERE NOT EXISTS (SELECT 1 FROM capped)
+                ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING id)
+            SELECT id, pg_notify(@channel, @payload) FROM inserted
+            """, connection);
+        insert.Parameters.AddWithValue("now", nowMs);
+        insert.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+        insert.Parameters.AddWithValue("payload", _database.Payload('n', ""));
+        AddTextArray(insert, "ids", toInsert.Select(i => (string?)i.Record.Id));
+        AddTextArray(insert, "tenants", toInsert.Select(i => (string?)i.Record.TenantId));
+        AddTextArray(insert, "models", toInsert.Select(i => (string?)i.Record.Model));
+        AddTextArray(insert, "engines", toInsert.Select(i => (string?)i.Record.Engine));
+        AddTextArray(insert, "requests", toInsert.Select(i => (string?)batch[i.Index].RequestJson));
+        AddTextArray(insert, "keys", toInsert.Select(i => i.Record.IdempotencyKey));
+        AddTextArray(insert, "hashes", toInsert.Select(i => (string?)batch[i.Index].Task.RequestHash));
+        insert.Parameters.AddWithValue("costs", toInsert.Select(i => batch[i.Index].Task.Cost).ToArray());
+        AddTextArray(insert, "key_ids", toInsert.Select(i => batch[i.Index].Task.KeyId));
+        return insert;
     }
 
     /// <summary>A tenant's account as this batch sees it while holding its row lock: what is left after the creates accepted so far.</summary>

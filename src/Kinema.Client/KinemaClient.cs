@@ -340,7 +340,7 @@ public class KinemaClient : IDisposable
     /// Stores a picture on the server (<c>POST /v1/uploads/images</c>) and returns its signed link, which a create by the
     /// same tenant accepts in <c>image_urls</c> and element images for 72 hours: a short URL instead of a base64 body.
     /// </summary>
-    /// <param name="content">A JPEG, PNG or WebP picture; read to the end.</param>
+    /// <param name="content">A JPEG, PNG or WebP picture (a GIF is kept as a PNG of its first frame); read to the end.</param>
     /// <param name="fileName">The name the server records for it.</param>
     /// <param name="cancellationToken">Stops the call.</param>
     /// <exception cref="KinemaException">Status 400 when the bytes are not a picture Kinema accepts, 413 when too large.</exception>
@@ -351,7 +351,7 @@ public class KinemaClient : IDisposable
         // Buffered, so that a retried attempt sends the same bytes again.
         using var buffer = new MemoryStream();
         await content.CopyToAsync(buffer, cancellationToken);
-        using var file = new ByteArrayContent(buffer.ToArray());
+        using var file = new ByteArrayContent(buffer.GetBuffer(), 0, (int)buffer.Length);
         file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var form = new MultipartFormDataContent();
         form.Add(file, "file", fileName);

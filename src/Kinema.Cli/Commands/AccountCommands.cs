@@ -43,7 +43,7 @@ internal static class AccountCommands
 
     private static Command Upload()
     {
-        var file = new Argument<FileInfo>("file") { Description = "A JPEG, PNG or WebP picture." };
+        var file = new Argument<FileInfo>("file") { Description = "A JPEG, PNG or WebP picture (a GIF is kept as a PNG of its first frame)." };
         return ClientCommand.Create("upload", "Upload a picture; prints the link that image_urls accept for 72 hours.", async (client, json, result, ct) =>
         {
             var path = result.GetValue(file)!;

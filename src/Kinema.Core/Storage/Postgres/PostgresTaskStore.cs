@@ -275,15 +275,15 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     private NpgsqlCommand InsertCommand(
         NpgsqlConnection connection, bool guardCaps, List<(int Index, TaskRecord Record)> toInsert, List<PendingCreate> batch, long nowMs)
     {
+        var capGuard = guardCaps ? "WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE id = ANY(@tenants) AND max_in_flight IS NOT NULL)" : "";
         var insert = new NpgsqlCommand($"""
-            WITH capped AS (SELECT 1 FROM tenants WHERE {(guardCaps ? "id = ANY(@tenants) AND max_in_flight IS NOT NULL" : "false")} LIMIT 1),
-            inserted AS (
+            WITH inserted AS (
                 INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
                                    idempotency_key, request_hash, cost, key_id)
                 SELECT id, tenant, model, engine, request, 'pending', 0, @now, @now, key, hash, cost, key_id
                 FROM unnest(@ids, @tenants, @models, @engines, @requests, @keys, @hashes, @costs, @key_ids)
                      AS t(id, tenant, model, engine, request, key, hash, cost, key_id)
-                WHERE NOT EXISTS (SELECT 1 FROM capped)
+                {capGuard}
                 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING id)
             SELECT id, pg_notify(@channel, @payload) FROM inserted

@@ -130,7 +130,20 @@ public sealed class UploadUrlsTests : IDisposable
         Kinema.Core.Tasks.TaskIds.TimeOf(Ulid(at)).Should().Be(at);
         Kinema.Core.Tasks.TaskIds.TimeOf("01KB-not-ulid").Should().BeNull();
         Kinema.Core.Tasks.TaskIds.TimeOf("01KB").Should().BeNull();
-        Kinema.Core.Tasks.TaskIds.TimeOf(Kinema.Core.Tasks.TaskIds.New(DateTimeOffset.UtcNow).AsSpan(5)).Should().BeCloseTo(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public void A_generated_id_carries_at_least_its_time_and_never_goes_back()
+    {
+        // The generator is monotonic for the whole process, and other tests in it make ids at fake times (some days
+        // ahead): an id carries its own time or, when an earlier id was later, that one's; it never sorts before it.
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var first = Kinema.Core.Tasks.TaskIds.New(at);
+        var earlier = Kinema.Core.Tasks.TaskIds.New(at - TimeSpan.FromDays(1));
+
+        Kinema.Core.Tasks.TaskIds.TimeOf(first.AsSpan(5)).Should().BeOnOrAfter(at);
+        string.CompareOrdinal(earlier, first).Should().BePositive("an id made for an earlier time still sorts after the last one");
+        Kinema.Core.Tasks.TaskIds.TimeOf(earlier.AsSpan(5)).Should().Be(Kinema.Core.Tasks.TaskIds.TimeOf(first.AsSpan(5)));
     }
 
     /// <summary>A ULID for a given time, written out here rather than by the id generator, which never goes back in time.</summary>

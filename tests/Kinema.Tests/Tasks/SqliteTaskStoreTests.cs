@@ -81,4 +81,21 @@ public sealed class SqliteTaskStoreTests : IAsyncLifetime
         await using var reopened = KinemaDataStore.Open(new KinemaPaths(_directory.Path));
         (await reopened.CountAsync("1 = 1")).Should().Be(50);
     }
+
+    [Fact]
+    public async Task A_write_whose_code_throws_fails_alone_and_the_writer_keeps_committing()
+    {
+        var before = Enumerable.Range(0, 20).Select(i => _store.CreateAsync(NewTask(prompt: $"a{i}"), CancellationToken.None)).ToList();
+        var broken = _database.WriteAsync<int>(_ => throw new KeyNotFoundException("a bug in one write"), CancellationToken.None);
+        var after = Enumerable.Range(0, 20).Select(i => _store.CreateAsync(NewTask(prompt: $"b{i}"), CancellationToken.None)).ToList();
+
+        // Bounded: a writer that died would leave these waiting forever rather than failing.
+        await Task.WhenAll(before.Concat(after)).WaitAsync(TimeSpan.FromSeconds(30));
+        var act = async () => await broken;
+        await act.Should().ThrowAsync<KeyNotFoundException>();
+        (await _store.CreateAsync(NewTask(prompt: "later"), CancellationToken.None)).Kind.Should().Be(CreateOutcomeKind.Created,
+            "a later batch still commits");
+        await using var reopened = KinemaDataStore.Open(new KinemaPaths(_directory.Path));
+        (await reopened.CountAsync("1 = 1")).Should().Be(41);
+    }
 }

@@ -132,8 +132,10 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
 
             return;
         }
-        catch (Exception exception) when (exception is SqliteException or InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception exception) when (exception is not OutOfMemoryException)
         {
+            // Whatever one write threw (a constraint, or a bug in its code), the replay below pins it on that write
+            // alone: the writer thread itself must never die, or every later write would wait forever.
             TryRollback();
             foreach (var operation in batch)
             {
@@ -157,7 +159,7 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
                     operation.Run(_writer);
                     _release.ExecuteNonQuery();
                 }
-                catch (Exception exception) when (exception is SqliteException or InvalidOperationException or FormatException or ArgumentException)
+                catch (Exception exception) when (exception is not OutOfMemoryException)
                 {
                     Execute(_writer, "ROLLBACK TO op; RELEASE op;");
                     operation.Fail(exception);
@@ -170,7 +172,7 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
                 operation.Publish();
             }
         }
-        catch (SqliteException exception)
+        catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             LogBatchFailed(_logger, batch.Count, exception);
             TryRollback();

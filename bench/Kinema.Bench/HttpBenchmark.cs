@@ -67,6 +67,11 @@ internal static partial class HttpBenchmark
             // The same request with one broken rule: everything a create does before the store (auth, rate limit, parse,
             // every rule, the envelope), so the gap to the row above is what the durable write costs.
             var refusedBody = body.Replace("\"duration\":5", "\"duration\":55", StringComparison.Ordinal);
+            if (refusedBody == body)
+            {
+                throw new InvalidOperationException("the refused create's body must break a rule; the create body no longer has \"duration\":5");
+            }
+
             var kinemaRefused = await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, refusedBody, expectErrors: true);
 
             Console.WriteLine();

@@ -34,7 +34,7 @@ internal static class BalanceEndpoints
         var limit = 20;
         if (query["limit"].Count > 0 && (!int.TryParse(query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
         {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest, "limit must be a whole number from 1 to 100", "limit");
+            return ApiErrors.Create(StatusCodes.Status400BadRequest, "limit must be an integer from 1 to 100", "limit");
         }
 
         long? after = null;

@@ -20,6 +20,12 @@ internal sealed partial class UploadJanitor(
             {
                 await SweepAsync(stoppingToken);
             }
+            catch (Exception exception) when (exception is HttpRequestException or IOException or TimeoutException
+                                                  && !stoppingToken.IsCancellationRequested)
+            {
+                // Storage out of reach is expected and repeats every interval until it is back: one line, no stack.
+                LogSweepUnreachable(logger, exception.GetType().Name, exception.Message);
+            }
             catch (Exception exception) when (exception is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 LogSweepFailed(logger, exception);
@@ -57,6 +63,9 @@ internal sealed partial class UploadJanitor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} uploaded images older than {Retention}")]
     private static partial void LogSwept(ILogger logger, int count, TimeSpan retention);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sweeping expired uploads failed: result storage is out of reach ({Kind}: {Reason}); trying again at the next interval")]
+    private static partial void LogSweepUnreachable(ILogger logger, string kind, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sweeping expired uploads failed; trying again at the next interval")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);

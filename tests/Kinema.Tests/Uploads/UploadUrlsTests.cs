@@ -4,6 +4,7 @@ using Kinema.Core.Engines;
 using Kinema.Core.Storage;
 using Kinema.Server.Results;
 using Kinema.Server.Uploads;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -114,6 +115,29 @@ public sealed class UploadUrlsTests : IDisposable
     }
 
     [Fact]
+    public async Task The_janitor_reports_storage_out_of_reach_in_one_line_without_a_stack_trace()
+    {
+        // A real S3 storage aimed at a loopback port nothing listens on: every listing is refused.
+        using var unreachable = new Kinema.Storage.S3.S3ResultStorage(new Kinema.Storage.S3.S3StorageOptions
+        {
+            ServiceUrl = "http://127.0.0.1:9",
+            Bucket = "kinema",
+            AccessKey = "key",
+            SecretKey = "secret",
+        }, TimeProvider.System);
+        var logger = new RecordingLogger<UploadJanitor>();
+        var janitor = new UploadJanitor(unreachable, Options.Create(new UploadOptions()), _time, logger);
+
+        await janitor.StartAsync(CancellationToken.None);
+        var entry = await logger.FirstEntry.WaitAsync(TimeSpan.FromMinutes(1));
+        await janitor.StopAsync(CancellationToken.None);
+
+        entry.Level.Should().Be(LogLevel.Warning);
+        entry.Exception.Should().BeNull("an unreachable store is an expected, repeated condition, not a bug to trace");
+        entry.Message.Should().Contain("out of reach").And.Contain("HttpRequestException").And.NotContain(Environment.NewLine);
+    }
+
+    [Fact]
     public void A_retention_shorter_than_an_upload_links_lifetime_is_refused_at_start()
     {
         var problems = new UploadOptions { Retention = TimeSpan.FromHours(48) }
@@ -160,4 +184,20 @@ public sealed class UploadUrlsTests : IDisposable
 
         return new string(time) + "0000000000000000";
     }
+}
+
+/// <summary>Keeps what a component logs, so a test can read the line an operator would see.</summary>
+internal sealed class RecordingLogger<T> : ILogger<T>
+{
+    private readonly TaskCompletionSource<(LogLevel Level, string Message, Exception? Exception)> _first =
+        new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task<(LogLevel Level, string Message, Exception? Exception)> FirstEntry => _first.Task;
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _first.TrySetResult((logLevel, formatter(state, exception), exception));
 }

@@ -78,6 +78,16 @@ internal sealed partial class UpstreamSubmitter(
             }
             catch (UpstreamException failure) when (!failure.AllowsFailover)
             {
+                // The refusal may be the upstream saying Kinema's external id is taken: an earlier send got through after
+                // its lookup missed (a retry after a timeout, or a node whose lease ran out while its request was on
+                // the wire). That upstream task is this task's, so it is adopted rather than failed or sent again.
+                if (failure.Kind == UpstreamErrorKind.RequestRefused && await TryFindAsync(engine, job, cancellationToken) is { } earlier)
+                {
+                    LogAdopted(logger, task.Id, engine.Name, failure.Code, earlier.UpstreamId);
+                    await RecordAsync(task, workerId, earlier, cancellationToken);
+                    return;
+                }
+
                 await FailAsync(task, current, workerId, new TaskFailure(failure.Code, failure.Message));
                 return;
             }
@@ -248,6 +258,9 @@ internal sealed partial class UpstreamSubmitter(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: found the earlier submission to {Engine} ({UpstreamId}) after a restart; not submitting again")]
     private static partial void LogRecovered(ILogger logger, string taskId, string engine, string upstreamId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: {Engine} refused a send ({Code}) but already holds the task as {UpstreamId} from an earlier send; adopting it, not submitting again")]
+    private static partial void LogAdopted(ILogger logger, string taskId, string engine, string code, string upstreamId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: {Engine} refused it ({Code}); failing over")]
     private static partial void LogFailover(ILogger logger, string taskId, string engine, string code);

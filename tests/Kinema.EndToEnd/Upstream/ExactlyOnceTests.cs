@@ -72,6 +72,25 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         _kling.Tasks.Values.Single().ExternalTaskId.Should().Be(id);
     }
 
+    [Fact]
+    public async Task A_send_that_got_through_after_its_lookup_missed_is_adopted_when_the_retry_is_refused_as_a_duplicate()
+    {
+        // A chaos run met this: the first send timed out, the lookup missed it, the retry was told the external id is taken.
+        _kling.NextSubmitAcceptedLate = true;
+        await using var server = await ServerProcess.StartAsync(_data, Environment);
+        var key = (await File.ReadAllTextAsync(new KinemaPaths(_data).CliKey)).Trim();
+        using var client = Client(server, key);
+        var id = await client.CreateAsync("""{"model":"kling-v3","prompt":"accepted late","duration":5}""");
+
+        var task = await client.WaitForTerminalAsync(id, TimeSpan.FromSeconds(60));
+
+        task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+        task.GetProperty("engine").GetString().Should().Be("kling");
+        server.Output.Should().Contain("already holds the task");
+        _kling.Submissions.Should().Be(1, "the task the backend took late is the only one");
+        _kling.Tasks.Values.Single().ExternalTaskId.Should().Be(id);
+    }
+
     private static HttpClient Client(ServerProcess server, string key)
     {
         var client = new HttpClient { BaseAddress = server.BaseAddress };

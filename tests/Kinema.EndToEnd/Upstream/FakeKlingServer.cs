@@ -26,6 +26,8 @@ internal sealed class FakeKlingServer : IAsyncDisposable
     private long _nextId = 867283741759111000;
     private int _submissions;
     private int _polls;
+    private readonly Lock _accepting = new();
+    private (string Kind, string? External, JsonObject Body)? _lateAcceptance;
 
     private FakeKlingServer(WebApplication app, string accessKey, string secretKey, byte[] video)
     {
@@ -48,6 +50,12 @@ internal sealed class FakeKlingServer : IAsyncDisposable
     public int PollsToFinish { get; set; } = 2;
     public bool NeverFinish { get; set; }
     public TimeSpan SubmitDelayAfterRecording { get; set; }
+
+    /// <summary>
+    /// The next send times out at the gateway (504) though the backend takes it: the task appears just after the first
+    /// lookup for it misses, so a retry meets "external_task_id already exists".
+    /// </summary>
+    public bool NextSubmitAcceptedLate { get; set; }
     public bool ResultsDeleted { get; set; }
     public string? FailWithMessage { get; set; }
 
@@ -166,17 +174,26 @@ internal sealed class FakeKlingServer : IAsyncDisposable
             return Error(400, 1301, "content security policy: the prompt was refused");
         }
 
-        var external = body["external_task_id"]?.GetValue<string>();
-        if (external is not null && Tasks.Values.Any(t => t.ExternalTaskId == external))
+        FakeKlingTask task;
+        lock (_accepting)
         {
-            return Error(400, 1201, "external_task_id already exists");
+            // external_task_id is unique per account: checked and taken in one step, as two racing sends would be.
+            var external = body["external_task_id"]?.GetValue<string>();
+            if (external is not null && (Tasks.Values.Any(t => t.ExternalTaskId == external) || _lateAcceptance?.External == external))
+            {
+                return Error(400, 1201, "external_task_id already exists");
+            }
+
+            if (NextSubmitAcceptedLate)
+            {
+                NextSubmitAcceptedLate = false;
+                _lateAcceptance = (kind, external, body);
+                return Error(504, 5002, "gateway timeout");
+            }
+
+            task = Accept(kind, external, body);
         }
 
-        var id = Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var task = new FakeKlingTask(id, kind, external, body["callback_url"]?.GetValue<string>());
-        Tasks[id] = task;
-        SubmittedBodies.Enqueue(body);
-        Interlocked.Increment(ref _submissions);
         if (SubmitDelayAfterRecording > TimeSpan.Zero)
         {
             // The task exists upstream, but the answer is late: a client killed now never learns the id.
@@ -191,6 +208,16 @@ internal sealed class FakeKlingServer : IAsyncDisposable
         }
 
         return Ok(TaskData(task, withResult: false));
+    }
+
+    private FakeKlingTask Accept(string kind, string? external, JsonObject body)
+    {
+        var id = Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var task = new FakeKlingTask(id, kind, external, body["callback_url"]?.GetValue<string>());
+        Tasks[id] = task;
+        SubmittedBodies.Enqueue(body);
+        Interlocked.Increment(ref _submissions);
+        return task;
     }
 
     private async Task<IResult> CreateElementAsync(HttpContext context)
@@ -321,6 +348,16 @@ internal sealed class FakeKlingServer : IAsyncDisposable
         var task = Tasks.TryGetValue(id, out var byId) ? byId : Tasks.Values.FirstOrDefault(t => t.ExternalTaskId == id);
         if (task is null || task.Kind != kind)
         {
+            lock (_accepting)
+            {
+                // The backend catches up with the send its gateway timed out on, just after this lookup missed it.
+                if (_lateAcceptance is { } late && late.External == id)
+                {
+                    _lateAcceptance = null;
+                    Accept(late.Kind, late.External, late.Body);
+                }
+            }
+
             return Error(404, 1203, "task not found");
         }
 

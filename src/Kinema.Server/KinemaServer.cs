@@ -1,6 +1,7 @@
 using Kinema.Contracts.Json;
 using Kinema.Core;
 using Kinema.Core.Fetching;
+using Kinema.Core.Storage;
 using Kinema.Core.Tenants;
 using Kinema.Engines.Animatic;
 using Kinema.Server.Auth;
@@ -93,13 +94,18 @@ public static partial class KinemaServer
             context.Response.Headers["X-Request-Id"] = context.TraceIdentifier;
             return next(context);
         });
-        app.UseExceptionHandler(errors => errors.Run(WriteUnhandledErrorAsync));
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = WriteUnhandledErrorAsync,
+            // The middleware logs every exception with its stack; a store outage is logged by the handler in one line.
+            SuppressDiagnosticsCallback = context => StoreFaults.IsUnreachable(context.Exception),
+        });
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
         app.UseKeyRateLimiting();
 
         var v1 = app.MapGroup("/v1").WithTags("Tasks");
         TenantContext.RequireApiKey(v1);
-        v1.ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status500InternalServerError);
+        v1.ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable);
         v1.MapCreateGeneration();
         v1.MapGetTask();
         v1.MapListTasks();
@@ -162,6 +168,16 @@ public static partial class KinemaServer
         }
 
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Kinema.Server");
+        if (exception is not null && StoreFaults.IsUnreachable(exception))
+        {
+            // Not a bug but an outage (the database down or cut off, the file locked or full): the client retries, and an
+            // accepted task is in the store already or was never accepted, so a retry loses and doubles nothing.
+            LogStoreUnreachable(logger, context.TraceIdentifier, exception.GetType().Name, StoreFaults.Reason(exception));
+            context.Response.Headers.RetryAfter = "2";
+            return ApiErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "the task store cannot be reached right now; try again shortly (a create retried with the same Idempotency-Key is never made twice)");
+        }
+
         LogUnhandled(logger, context.TraceIdentifier, exception);
         return ApiErrors.WriteAsync(context, StatusCodes.Status500InternalServerError,
             $"internal error; quote request id {context.TraceIdentifier} when reporting it");
@@ -178,6 +194,9 @@ public static partial class KinemaServer
         };
         return ApiErrors.WriteAsync(context, status, message);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} answered 503: the task store is out of reach ({Kind}: {Reason})")]
+    private static partial void LogStoreUnreachable(ILogger logger, string requestId, string kind, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in request {RequestId}")]
     private static partial void LogUnhandled(ILogger logger, string requestId, Exception? exception);

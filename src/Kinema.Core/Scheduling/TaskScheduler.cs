@@ -26,6 +26,7 @@ internal sealed partial class TaskScheduler(
     KinemaPaths paths,
     IOptions<SchedulerOptions> options,
     KinemaMetrics metrics,
+    TimeProvider time,
     ILogger<TaskScheduler> logger) : BackgroundService
 {
     private readonly SchedulerOptions _options = options.Value;
@@ -51,11 +52,13 @@ internal sealed partial class TaskScheduler(
 
     private async Task RunWorkerAsync(string workerId, CancellationToken stoppingToken)
     {
+        var outage = new StoreOutageLog(logger, $"Worker {workerId}", time);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 var task = await store.ClaimNextAsync(workerId, _options.LeaseDuration, stoppingToken);
+                outage.Succeeded();
                 if (task is null)
                 {
                     await signal.WaitAsync(_options.PollInterval, stoppingToken);
@@ -70,8 +73,8 @@ internal sealed partial class TaskScheduler(
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                // The store itself failed (disk full, locked file): back off rather than spin.
-                LogWorkerFault(logger, workerId, exception);
+                // The store itself failed (server gone, disk full, locked file): back off rather than spin.
+                outage.Failed(exception);
                 await Task.Delay(_options.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -240,6 +243,4 @@ internal sealed partial class TaskScheduler(
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} given back to the queue at shutdown")]
     private static partial void LogReleased(ILogger logger, string taskId);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Worker {WorkerId} could not reach the task store")]
-    private static partial void LogWorkerFault(ILogger logger, string workerId, Exception exception);
 }

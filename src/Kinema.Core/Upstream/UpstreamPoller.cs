@@ -41,6 +41,7 @@ internal sealed partial class UpstreamPoller(
         using var global = new SemaphoreSlim(_options.MaxConcurrentPolls);
         var lastSweep = DateTimeOffset.MinValue;
         var running = new List<Task>();
+        var outage = new StoreOutageLog(logger, "The upstream poller", time);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -53,6 +54,7 @@ internal sealed partial class UpstreamPoller(
 
                 var free = global.CurrentCount;
                 var due = free > 0 ? await store.ClaimDuePollsAsync(free, ClaimFor, stoppingToken) : [];
+                outage.Succeeded();
                 foreach (var task in due)
                 {
                     await global.WaitAsync(stoppingToken);
@@ -77,7 +79,7 @@ internal sealed partial class UpstreamPoller(
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                LogLoopFault(logger, exception);
+                outage.Failed(exception);
                 await Task.Delay(IdleWait, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -260,6 +262,4 @@ internal sealed partial class UpstreamPoller(
     [LoggerMessage(Level = LogLevel.Error, Message = "Polling task {TaskId} failed unexpectedly")]
     private static partial void LogPollFault(ILogger logger, string taskId, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The upstream poller's loop failed")]
-    private static partial void LogLoopFault(ILogger logger, Exception exception);
 }

@@ -1,3 +1,4 @@
+using Kinema.Core.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -36,6 +37,7 @@ internal sealed partial class WebhookDispatcher(
         var settings = options.Value;
         using var slots = new SemaphoreSlim(settings.MaxConcurrentDeliveries);
         var running = new List<Task>();
+        var outage = new StoreOutageLog(logger, "The webhook dispatcher", time);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -44,6 +46,7 @@ internal sealed partial class WebhookDispatcher(
                 {
                     await store.EnqueueFinishedTasksAsync(200, payloads.TaskJson, stoppingToken);
                     var due = await store.ClaimDueAsync(Math.Max(1, slots.CurrentCount), ClaimFor, stoppingToken);
+                    outage.Succeeded();
                     foreach (var delivery in due)
                     {
                         await slots.WaitAsync(stoppingToken);
@@ -62,7 +65,7 @@ internal sealed partial class WebhookDispatcher(
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
-                    LogLoopFault(logger, exception);
+                    outage.Failed(exception);
                     await Task.Delay(Idle, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
             }
@@ -196,6 +199,4 @@ internal sealed partial class WebhookDispatcher(
     [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {DeliveryId} failed unexpectedly")]
     private static partial void LogDeliveryFault(ILogger logger, string deliveryId, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The webhook dispatcher's loop failed")]
-    private static partial void LogLoopFault(ILogger logger, Exception exception);
 }

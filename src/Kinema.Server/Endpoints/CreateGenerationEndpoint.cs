@@ -18,7 +18,7 @@ internal static class CreateGenerationEndpoint
             .WithDescription("Asynchronous: answers at once with the task id; poll GET /v1/tasks/{task_id}, stream its events or "
                              + "pass callback_url. Send Idempotency-Key to make retries safe; a replay answers with Idempotency-Replayed: true.")
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge,
-                StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status503ServiceUnavailable);
+                StatusCodes.Status415UnsupportedMediaType);
 
     internal static async Task<Results<Ok<CreateTaskResponse>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         HttpContext http,

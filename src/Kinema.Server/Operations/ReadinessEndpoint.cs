@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Kinema.Core.Diagnostics;
+using Kinema.Core.Storage;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -73,7 +74,15 @@ internal sealed partial class ReadinessLog(ILogger<ReadinessLog> logger)
 
         foreach (var (name, entry) in report.Entries.Where(entry => entry.Value.Status != HealthStatus.Healthy))
         {
-            LogCheckFailed(logger, name, entry.Description ?? "", entry.Exception);
+            // An outage (the database or storage out of reach) is said in one line; only a bug keeps its stack trace.
+            if (entry.Exception is { } exception && StoreFaults.IsUnreachable(exception))
+            {
+                LogCheckFailed(logger, name, $"{entry.Description}: {StoreFaults.Reason(exception)}", null);
+            }
+            else
+            {
+                LogCheckFailed(logger, name, entry.Description ?? "", entry.Exception);
+            }
         }
     }
 

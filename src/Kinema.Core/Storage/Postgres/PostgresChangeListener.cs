@@ -1,3 +1,4 @@
+using Kinema.Core.Diagnostics;
 using Kinema.Core.Scheduling;
 using Kinema.Core.Tasks;
 using Microsoft.Extensions.Hosting;
@@ -13,11 +14,13 @@ namespace Kinema.Core.Storage.Postgres;
 /// periodically and caches live for a second.
 /// </summary>
 internal sealed partial class PostgresChangeListener(
-    PostgresDatabase database, TaskChangeFeed feed, TaskQueueSignal queue, ILogger<PostgresChangeListener> logger) : BackgroundService
+    PostgresDatabase database, TaskChangeFeed feed, TaskQueueSignal queue, TimeProvider time, ILogger<PostgresChangeListener> logger)
+    : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var delay = TimeSpan.FromMilliseconds(200);
+        var outage = new StoreOutageLog(logger, "The PostgreSQL notification listener", time);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -30,6 +33,7 @@ internal sealed partial class PostgresChangeListener(
                 }
 
                 delay = TimeSpan.FromMilliseconds(200);
+                outage.Succeeded();
                 // Anything may have happened while this node was not listening.
                 queue.Notify();
                 while (!stoppingToken.IsCancellationRequested)
@@ -43,7 +47,7 @@ internal sealed partial class PostgresChangeListener(
             }
             catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or System.IO.IOException)
             {
-                LogListenFailed(logger, delay, exception);
+                outage.Failed(exception);
                 await Task.Delay(delay, stoppingToken);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
@@ -75,7 +79,4 @@ internal sealed partial class PostgresChangeListener(
                 break;
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the PostgreSQL notification channel; listening again in {Delay}")]
-    private static partial void LogListenFailed(ILogger logger, TimeSpan delay, Exception exception);
 }

@@ -92,7 +92,16 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             }
             catch (Exception exception)
             {
-                LogBatchFailed(_logger, batch.Count, exception);
+                if (StoreFaults.IsUnreachable(exception))
+                {
+                    // Each caller answers 503 and says why; the outage itself is reported by the background loops.
+                    LogBatchUnreachable(_logger, batch.Count, exception.GetType().Name, StoreFaults.Reason(exception));
+                }
+                else
+                {
+                    LogBatchFailed(_logger, batch.Count, exception);
+                }
+
                 foreach (var pending in batch)
                 {
                     pending.Completion.TrySetException(exception);
@@ -715,6 +724,9 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         _creates.Writer.TryComplete();
         await _createLoop.ConfigureAwait(false);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} PostgreSQL creates was not written: the database is out of reach ({Kind}: {Reason})")]
+    private static partial void LogBatchUnreachable(ILogger logger, int count, string kind, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} PostgreSQL creates failed to commit")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);

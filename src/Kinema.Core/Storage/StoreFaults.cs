@@ -1,0 +1,46 @@
+using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Kinema.Core.Storage;
+
+/// <summary>
+/// Tells a store that is out of reach — PostgreSQL down or cut off, its pool exhausted, a SQLite file locked, full or
+/// failing — from a bug. The first is the operator's to fix and the client's to retry; it is answered 503 and logged
+/// as one line, not as a stack trace.
+/// </summary>
+internal static class StoreFaults
+{
+    // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN (primary codes).
+    private static readonly int[] SqliteOutOfReach = [5, 6, 10, 13, 14];
+
+    public static bool IsUnreachable(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case NpgsqlException { IsTransient: true }:
+                case NpgsqlException { InnerException: IOException or SocketException or TimeoutException }:
+                case SqliteException sqlite when Array.IndexOf(SqliteOutOfReach, sqlite.SqliteErrorCode & 0xFF) >= 0:
+                    return true;
+                case AggregateException aggregate:
+                    return aggregate.InnerExceptions.Any(IsUnreachable);
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The reason in one line: the innermost message, which names the cause (refused, reset, locked …).</summary>
+    public static string Reason(Exception exception)
+    {
+        var innermost = exception;
+        while (innermost.InnerException is { } inner)
+        {
+            innermost = inner;
+        }
+
+        return innermost == exception ? exception.Message : $"{exception.Message} ({innermost.Message})";
+    }
+}

@@ -1,0 +1,53 @@
+using System.Net;
+using System.Net.Sockets;
+using Kinema.Core.Storage;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Kinema.Tests.Storage;
+
+/// <summary>Outages told from bugs, on faults raised for real by the two drivers.</summary>
+public sealed class StoreFaultsTests
+{
+    [Fact]
+    public async Task A_postgres_server_that_is_not_there_is_an_outage_with_its_cause_in_one_line()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={closedPort};Username=x;Password=y;Timeout=2");
+
+        var failure = await Assert.ThrowsAnyAsync<NpgsqlException>(() => connection.OpenAsync());
+
+        StoreFaults.IsUnreachable(failure).Should().BeTrue();
+        StoreFaults.Reason(failure).Should().Contain("refused").And.NotContain("\n");
+    }
+
+    [Fact]
+    public void A_sqlite_file_locked_by_another_writer_is_an_outage_but_a_broken_constraint_is_not()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "faults.db");
+        using var holder = new SqliteConnection($"Data Source={path};Pooling=false");
+        holder.Open();
+        Execute(holder, "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1); BEGIN IMMEDIATE; INSERT INTO t VALUES (2);");
+        using var other = new SqliteConnection($"Data Source={path};Pooling=false;Default Timeout=1");
+        other.Open();
+
+        var busy = Assert.Throws<SqliteException>(() => Execute(other, "INSERT INTO t VALUES (3);"));
+        var duplicate = Assert.Throws<SqliteException>(() => Execute(holder, "INSERT INTO t VALUES (1);"));
+
+        StoreFaults.IsUnreachable(busy).Should().BeTrue(busy.Message);
+        StoreFaults.IsUnreachable(duplicate).Should().BeFalse(duplicate.Message);
+        StoreFaults.IsUnreachable(new InvalidOperationException("a bug", new IOException("not the store"))).Should().BeFalse();
+        StoreFaults.IsUnreachable(new AggregateException(new InvalidOperationException(), busy)).Should().BeTrue();
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
     "billing" => await BillingBenchmark.RunAsync(args[1..]),
     "render" => await RenderBenchmark.RunAsync(args[1..]),
     "store" => await StoreBenchmark.RunAsync(args[1..]),
+    "sqlite-insert" => await SqliteInsertBenchmark.RunAsync(args[1..]),
     "status-scale" => await StatusScaleBenchmark.RunAsync(args[1..]),
     "upstream" => await UpstreamBenchmark.RunAsync(args[1..]),
     "sse" => await SseBenchmark.RunAsync(args[1..]),
@@ -15,6 +16,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] [sqlite|postgres] | render [runs] | store [count] [callers] [sqlite|postgres] | status-scale [sqlite|postgres] [large] [seconds] [connections] | upstream [in-flight] [sample] [poll-seconds]");
+    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] [sqlite|postgres] | render [runs] | store [count] [callers] [sqlite|postgres] | sqlite-insert [rows] [rows per transaction] | status-scale [sqlite|postgres] [large] [seconds] [connections] | upstream [in-flight] [sample] [poll-seconds]");
     return 2;
 }

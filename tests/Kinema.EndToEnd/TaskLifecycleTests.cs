@@ -208,6 +208,28 @@ public sealed class TaskLifecycleTests(ServerFixture fixture) : IClassFixture<Se
         pages.Should().BeGreaterThanOrEqualTo(100);
     }
 
+    [Theory]
+    [InlineData("/v1/tasks")]
+    [InlineData("/v1/videos")]
+    [InlineData("/v1/usage")]
+    public async Task Every_list_takes_a_limit_from_1_to_100_and_refuses_others_in_the_same_words(string list)
+    {
+        foreach (var limit in new[] { "0", "101", "-1", "ten", "1.5", "" })
+        {
+            using var bad = await Server.Alice.GetAsync($"{list}?limit={limit}");
+            var error = JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+            bad.StatusCode.Should().Be(HttpStatusCode.BadRequest, $"{list}?limit={limit}");
+            error.GetProperty("param").GetString().Should().Be("limit");
+            error.GetProperty("message").GetString().Should().Be("limit must be an integer from 1 to 100");
+        }
+
+        foreach (var limit in new[] { "1", "100" })
+        {
+            using var good = await Server.Alice.GetAsync($"{list}?limit={limit}");
+            good.StatusCode.Should().Be(HttpStatusCode.OK, $"{list}?limit={limit}");
+        }
+    }
+
     [Fact]
     public async Task List_filters_and_refuses_bad_parameters()
     {

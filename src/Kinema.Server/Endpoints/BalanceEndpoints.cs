@@ -31,10 +31,9 @@ internal static class BalanceEndpoints
         HttpContext http, IBillingStore billing, CancellationToken ct)
     {
         var query = http.Request.Query;
-        var limit = 20;
-        if (query["limit"].Count > 0 && (!int.TryParse(query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
+        if (PageLimit.TryRead(query["limit"].Count > 0 ? query["limit"].ToString() : null, out var limit) is { } badLimit)
         {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest, "limit must be an integer from 1 to 100", "limit");
+            return badLimit;
         }
 
         long? after = null;

@@ -10,8 +10,6 @@ namespace Kinema.Server.Endpoints;
 /// <summary><c>GET /v1/tasks</c>: the tenant's tasks, newest first, a page at a time.</summary>
 internal static class ListTasksEndpoint
 {
-    private const int DefaultLimit = 20;
-    private const int MaxLimit = 100;
 
     public static RouteHandlerBuilder MapListTasks(this RouteGroupBuilder group) =>
         group.MapGet("/tasks", HandleAsync)
@@ -42,11 +40,9 @@ internal static class ListTasksEndpoint
             state = parsed;
         }
 
-        var size = DefaultLimit;
-        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out size)
-                                  || size is < 1 or > MaxLimit))
+        if (PageLimit.TryRead(limit, out var size) is { } badLimit)
         {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest, $"limit must be an integer from 1 to {MaxLimit}", "limit");
+            return badLimit;
         }
 
         DateTimeOffset? createdAfter = null;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Kinema.Contracts.Requests;
 using Kinema.Contracts.Responses;
 using Kinema.Contracts.Rules;
@@ -19,8 +18,6 @@ namespace Kinema.Server.OpenAi;
 /// </summary>
 internal static class VideoEndpoints
 {
-    private const int DefaultLimit = 20;
-    private const int MaxLimit = 100;
 
     public static RouteGroupBuilder MapOpenAiVideos(this RouteGroupBuilder v1)
     {
@@ -65,10 +62,9 @@ internal static class VideoEndpoints
     internal static async Task<Results<JsonHttpResult<VideoList>, JsonHttpResult<ErrorResponse>>> ListAsync(
         string? after, string? limit, string? order, HttpContext http, ITaskStore store, CancellationToken cancellationToken)
     {
-        var size = DefaultLimit;
-        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size is < 1 or > MaxLimit))
+        if (PageLimit.TryRead(limit, out var size) is { } badLimit)
         {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest, $"limit must be an integer from 1 to {MaxLimit}", "limit");
+            return badLimit;
         }
 
         if (order is not (null or "asc" or "desc"))

@@ -1,0 +1,25 @@
+using System.Globalization;
+using Kinema.Contracts.Responses;
+using Kinema.Server.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Kinema.Server.Endpoints;
+
+/// <summary>The <c>limit</c> of every list endpoint: 20 when absent, an integer from 1 to 100 when given.</summary>
+internal static class PageLimit
+{
+    public const int Default = 20;
+    public const int Max = 100;
+
+    /// <summary>The page size asked for, or the 400 naming <c>limit</c> when it is not one.</summary>
+    public static JsonHttpResult<ErrorResponse>? TryRead(string? value, out int size)
+    {
+        size = Default;
+        if (value is null || (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out size) && size is >= 1 and <= Max))
+        {
+            return null;
+        }
+
+        return ApiErrors.Create(StatusCodes.Status400BadRequest, $"limit must be an integer from 1 to {Max}", "limit");
+    }
+}

@@ -31,7 +31,7 @@ internal static class BalanceEndpoints
         HttpContext http, IBillingStore billing, CancellationToken ct)
     {
         var query = http.Request.Query;
-        if (PageLimit.TryRead(query["limit"].Count > 0 ? query["limit"].ToString() : null, out var limit) is { } badLimit)
+        if (PageLimit.TryRead(query["limit"], out var limit) is { } badLimit)
         {
             return badLimit;
         }

@@ -94,8 +94,10 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
             {
                 if (StoreFaults.IsUnreachable(exception))
                 {
-                    // Each caller answers 503 and says why; the outage itself is reported by the background loops.
-                    LogBatchUnreachable(_logger, batch.Count, exception.GetType().Name, StoreFaults.Reason(exception));
+                    // Each caller answers 503 and logs why, and the background loops report the outage: only a debug line here.
+                    var kind = exception.GetType().Name;
+                    var reason = StoreFaults.Reason(exception);
+                    LogBatchUnreachable(_logger, batch.Count, kind, reason);
                 }
                 else
                 {
@@ -725,7 +727,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         await _createLoop.ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} PostgreSQL creates was not written: the database is out of reach ({Kind}: {Reason})")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A batch of {Count} PostgreSQL creates was not written: the database is out of reach ({Kind}: {Reason})")]
     private static partial void LogBatchUnreachable(ILogger logger, int count, string kind, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} PostgreSQL creates failed to commit")]

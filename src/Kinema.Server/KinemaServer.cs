@@ -97,8 +97,9 @@ public static partial class KinemaServer
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             ExceptionHandler = WriteUnhandledErrorAsync,
-            // The middleware logs every exception with its stack; a store outage is logged by the handler in one line.
-            SuppressDiagnosticsCallback = context => StoreFaults.IsUnreachable(context.Exception),
+            // The middleware logs every exception with its stack. A store outage is logged by the handler in one line; a
+            // request the client broke (a body cut short, a client gone mid-upload) is answered 400 and is not the server's fault.
+            SuppressDiagnosticsCallback = context => StoreFaults.IsUnreachable(context.Exception) || context.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
         app.UseKeyRateLimiting();

@@ -47,8 +47,8 @@ internal static class SqliteInsertBenchmark
         {
             using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "kinema.db")};Pooling=false");
             connection.Open();
-            Execute(connection, "PRAGMA journal_mode=WAL;");
-            Execute(connection, $"PRAGMA synchronous={sync};");
+            SqliteDatabase.Execute(connection, "PRAGMA journal_mode=WAL;");
+            SqliteDatabase.Execute(connection, $"PRAGMA synchronous={sync};");
             SqliteSchema.Apply(connection);
             using var insert = connection.CreateCommand();
             var columns = "id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, idempotency_key, request_hash, cost, key_id";
@@ -107,12 +107,5 @@ internal static class SqliteInsertBenchmark
             SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
         }
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 }

@@ -10,7 +10,6 @@ namespace Kinema.Server.Endpoints;
 /// <summary><c>GET /v1/tasks</c>: the tenant's tasks, newest first, a page at a time.</summary>
 internal static class ListTasksEndpoint
 {
-
     public static RouteHandlerBuilder MapListTasks(this RouteGroupBuilder group) =>
         group.MapGet("/tasks", HandleAsync)
             .WithName("ListTasks")

@@ -18,7 +18,6 @@ namespace Kinema.Server.OpenAi;
 /// </summary>
 internal static class VideoEndpoints
 {
-
     public static RouteGroupBuilder MapOpenAiVideos(this RouteGroupBuilder v1)
     {
         var group = v1.MapGroup("/videos").WithTags("OpenAI Videos");

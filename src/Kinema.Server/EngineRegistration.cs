@@ -1,5 +1,6 @@
 using Kinema.Engines.Animatic;
 using Kinema.Engines.Apimart;
+using Kinema.Engines.ComfyUI;
 using Kinema.Engines.Kling;
 
 namespace Kinema.Server;
@@ -12,6 +13,7 @@ internal static class EngineRegistration
         services.AddAnimaticEngine();
         services.AddKlingEngine(configuration);
         services.AddApimartEngine(configuration);
+        services.AddComfyUiEngine(configuration);
         return services;
     }
 }

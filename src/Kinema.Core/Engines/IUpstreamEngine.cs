@@ -118,3 +118,17 @@ public sealed class UpstreamException : Exception
     /// <summary>True when another engine may take the task at submit time.</summary>
     public bool AllowsFailover => Kind is UpstreamErrorKind.Transient or UpstreamErrorKind.RateLimited or UpstreamErrorKind.AccountRefused;
 }
+
+/// <summary>
+/// An upstream that serves its results from its own configured host, as a self-hosted ComfyUI does. That host is often
+/// on the operator's private network, which the guarded fetcher refuses for URLs from users; a result URL on this
+/// exact host (scheme, host and port) is trusted configuration and is downloaded through the engine's own client.
+/// </summary>
+public interface IUpstreamResultHost
+{
+    /// <summary>True when <paramref name="url"/> is on the engine's configured host.</summary>
+    bool Hosts(Uri url);
+
+    /// <summary>A client for downloading from that host; it follows no redirects.</summary>
+    HttpClient CreateResultClient();
+}

@@ -31,8 +31,9 @@ public sealed class EngineRouter(EngineRegistry registry, ModelRoutingOptions ro
             return route.Engines.Where(name => registry.Find(name) is not null).ToList();
         }
 
-        // No list given: the real model first (kling, then a relay), the built-in preview only when neither is set up.
-        var upstreams = new[] { "kling", "apimart" }.Where(name => registry.Find(name) is IUpstreamEngine).ToList();
+        // No list given: the real model first (kling, then a relay), then open models on the operator's GPU; the built-in
+        // preview only when none is set up.
+        var upstreams = new[] { "kling", "apimart", "comfyui" }.Where(name => registry.Find(name) is IUpstreamEngine).ToList();
         if (upstreams.Count > 0)
         {
             return upstreams;

@@ -24,7 +24,11 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
     /// Transient when the download failed; RequestRefused when the file is not a video, or the URL points at a private
     /// address (a permanent refusal: retrying it until the deadline would only hide the reason).
     /// </exception>
-    public async Task<StoredResult> ArchiveAsync(string taskId, UpstreamStatus status, CancellationToken cancellationToken)
+    /// <param name="taskId">The task the result belongs to.</param>
+    /// <param name="status">The upstream's success, with the result's URLs.</param>
+    /// <param name="host">The engine, when it serves results from its own configured host.</param>
+    /// <param name="cancellationToken">Stops the download.</param>
+    public async Task<StoredResult> ArchiveAsync(string taskId, UpstreamStatus status, IUpstreamResultHost? host, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(status);
         var videoUrl = status.VideoUrls.FirstOrDefault()
@@ -34,7 +38,7 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
         try
         {
             var videoPath = Path.Combine(work, "video.mp4");
-            await DownloadAsync(videoUrl, videoPath, MaxVideoBytes, cancellationToken);
+            await DownloadAsync(videoUrl, videoPath, MaxVideoBytes, host, cancellationToken);
             var facts = await MediaProbe.ProbeAsync(videoPath, cancellationToken)
                         ?? throw new UpstreamException(UpstreamErrorKind.RequestRefused, "upstream_bad_result", "the upstream's result is not a playable video");
             await storage.SaveAsync(taskId, "video.mp4", videoPath, cancellationToken);
@@ -44,7 +48,7 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
                 try
                 {
                     var coverPath = Path.Combine(work, "poster.jpg");
-                    await DownloadAsync(cover, coverPath, 20L * 1024 * 1024, cancellationToken);
+                    await DownloadAsync(cover, coverPath, 20L * 1024 * 1024, host, cancellationToken);
                     posterName = (await storage.SaveAsync(taskId, "poster.jpg", coverPath, cancellationToken)).Name;
                 }
                 catch (UpstreamException)
@@ -75,8 +79,9 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
         }
     }
 
-    private async Task DownloadAsync(Uri url, string path, long maxBytes, CancellationToken cancellationToken)
+    private async Task DownloadAsync(Uri url, string path, long maxBytes, IUpstreamResultHost? host, CancellationToken cancellationToken)
     {
+        var ownHost = host is not null && host.Hosts(url);
         // Scheme, user info and literal addresses are checked before connecting; names resolving to a private address
         // are refused by the guarded handler at connect time (below).
         if (AddressPolicy.CheckCallbackUrl("url", url.OriginalString, allowPrivateNetworks: true) is { } violation)
@@ -85,12 +90,12 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
                 $"the upstream's result URL is not one Kinema downloads: {violation.Message["url ".Length..]}");
         }
 
-        if (!fetchOptions.Value.AllowPrivateNetworks && AddressPolicy.CheckCallbackUrl("url", url.OriginalString, allowPrivateNetworks: false) is not null)
+        if (!ownHost && !fetchOptions.Value.AllowPrivateNetworks && AddressPolicy.CheckCallbackUrl("url", url.OriginalString, allowPrivateNetworks: false) is not null)
         {
             throw PrivateAddress(url.Host);
         }
 
-        var client = clients.CreateClient(ClientName);
+        var client = ownHost ? host!.CreateResultClient() : clients.CreateClient(ClientName);
         try
         {
             using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken);

@@ -144,7 +144,7 @@ internal sealed partial class UpstreamPoller(
                     break;
                 case UpstreamState.Succeeded:
                     outcome = "succeeded";
-                    var result = await archiver.ArchiveAsync(task.Id, status, cancellationToken);
+                    var result = await archiver.ArchiveAsync(task.Id, status, engine as IUpstreamResultHost, cancellationToken);
                     if (await store.CompleteAsync(task.Id, handle.UpstreamId, result, CancellationToken.None))
                     {
                         metrics.TaskCompleted(handle.Engine, task.Model);

@@ -106,7 +106,20 @@ internal sealed partial class UpstreamSubmitter(
 
             history = history.Length == 0 ? failureReason : history + "; " + failureReason;
             var index = IndexOf(candidates, current);
-            var next = index >= 0 && index + 1 < candidates.Count ? candidates[index + 1] : null;
+            string? next = null;
+            for (var i = index >= 0 ? index + 1 : candidates.Count; i < candidates.Count && next is null; i++)
+            {
+                // A failover target that cannot honour a field of the request is passed over, never handed the task to
+                // drop that field silently (the create checked the first engine only).
+                if (engines.Find(candidates[i]) is IUpstreamEngine candidate && candidate.Unsupported(request) is { Count: > 0 } unsupported)
+                {
+                    history += $"; {candidates[i]}: skipped, it cannot honour {string.Join(", ", unsupported.Select(violation => violation.Param).Distinct())}";
+                    continue;
+                }
+
+                next = candidates[i];
+            }
+
             if (next is null)
             {
                 await FailAsync(task, current, workerId, new TaskFailure(

@@ -31,10 +31,12 @@ internal sealed class ComfyUiEngine : IUpstreamEngine, IUpstreamResultHost
     private readonly Uri _baseUrl;
     private readonly ComfyUiWorkflow _textWorkflow;
     private readonly ComfyUiWorkflow? _imageWorkflow;
+    private readonly ComfyUiProgress _progress;
 
-    public ComfyUiEngine(IHttpClientFactory clients, IOptions<ComfyUiOptions> options)
+    public ComfyUiEngine(IHttpClientFactory clients, IOptions<ComfyUiOptions> options, ComfyUiProgress progress)
     {
         _clients = clients;
+        _progress = progress;
         _options = options.Value;
         _baseUrl = new Uri(_options.BaseUrl!.TrimEnd('/') + "/");
         _textWorkflow = ComfyUiWorkflow.Load(_options.TextWorkflow!, imageToVideo: false);
@@ -114,7 +116,8 @@ internal sealed class ComfyUiEngine : IUpstreamEngine, IUpstreamResultHost
         {
             ["prompt"] = graph,
             ["prompt_id"] = promptId,
-            ["client_id"] = "kinema",
+            // ComfyUI sends a prompt's progress events to the WebSocket of this client id only.
+            ["client_id"] = _progress.ClientId,
             ["extra_data"] = new JsonObject { [TaskIdKey] = job.TaskId },
         };
         using var message = new HttpRequestMessage(HttpMethod.Post, "prompt")
@@ -184,7 +187,7 @@ internal sealed class ComfyUiEngine : IUpstreamEngine, IUpstreamResultHost
         var root = queue.RootElement;
         if (QueueItems(root, "queue_running").Any(item => item.PromptId == handle.UpstreamId))
         {
-            return new UpstreamStatus { State = UpstreamState.Running };
+            return new UpstreamStatus { State = UpstreamState.Running, Progress = _progress.PercentOf(handle.UpstreamId) };
         }
 
         if (QueueItems(root, "queue_pending").Any(item => item.PromptId == handle.UpstreamId))

@@ -25,6 +25,8 @@ public static class ComfyUiServiceCollectionExtensions
                 provider => provider.GetRequiredService<IOptions<ComfyUiOptions>>().Value.Timeout)
             // The host is trusted because it is configured; where it redirects to is not.
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+        services.AddSingleton<ComfyUiProgress>();
+        services.AddHostedService(provider => provider.GetRequiredService<ComfyUiProgress>());
         services.AddSingleton<IUpstreamEngine, ComfyUiEngine>();
         return services;
     }

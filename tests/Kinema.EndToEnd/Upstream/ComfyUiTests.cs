@@ -91,6 +91,34 @@ public sealed class ComfyUiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_samplers_progress_from_the_websocket_shows_while_the_prompt_runs()
+    {
+        _comfy.RunTime = TimeSpan.FromSeconds(4);
+        await using var server = await StartKinemaAsync();
+
+        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"slow enough to watch"}""");
+        var seen = new List<int>();
+        while (true)
+        {
+            var task = await server.Alice.GetTaskAsync(id);
+            if (task.GetProperty("status").GetString() == "completed")
+            {
+                task.GetProperty("progress").GetInt32().Should().Be(100);
+                break;
+            }
+
+            task.GetProperty("status").GetString().Should().BeOneOf("pending", "processing");
+            seen.Add(task.GetProperty("progress").GetInt32());
+            await Task.Delay(100);
+        }
+
+        seen.Where(percent => percent is > 0 and < 100).Should().NotBeEmpty("the sampler's steps show as the task's progress");
+        seen.Should().BeInAscendingOrder();
+        var clientId = _comfy.PromptsFor(id).Single().ExtraData["client_id"]!.GetValue<string>();
+        _comfy.Sockets.Should().ContainKey(clientId, "the prompt was queued under the client id of Kinema's open socket");
+    }
+
+    [Fact]
     public async Task Image_to_video_uploads_the_first_frame_and_names_it_in_the_load_image_node()
     {
         await using var server = await StartKinemaAsync();

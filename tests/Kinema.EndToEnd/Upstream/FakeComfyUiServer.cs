@@ -15,7 +15,8 @@ namespace Kinema.EndToEnd.Upstream;
 /// (unknown node types, unfilled or mistyped inputs, missing images, no output node: 400 with <c>error</c> and
 /// <c>node_errors</c>), <c>GET /history[/{id}]</c>, <c>GET /queue</c> with its <c>[number, prompt_id, prompt,
 /// extra_data, outputs]</c> items, <c>POST /queue</c> delete, <c>POST /interrupt</c>, <c>POST /upload/image</c> and
-/// <c>GET /view</c>. One "GPU" runs the queue in order and renders what the graph asks for (its width, height, frame
+/// <c>GET /view</c>, and the <c>/ws?clientId=</c> socket that sends a prompt's <c>progress</c> events to the client id
+/// that queued it. One "GPU" runs the queue in order and renders what the graph asks for (its width, height, frame
 /// count and fps) with the real ffmpeg. Faults: 5xx answers, a slow answer after the prompt was queued, execution
 /// errors, a restart that forgets everything, and the older releases that pick their own prompt ids.
 /// </summary>
@@ -70,6 +71,9 @@ internal sealed class FakeComfyUiServer : IAsyncDisposable
     /// <summary>Images uploaded into the input folder, by name.</summary>
     public ConcurrentDictionary<string, byte[]> Uploads { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>WebSockets connected, by their clientId.</summary>
+    public ConcurrentDictionary<string, System.Net.WebSockets.WebSocket> Sockets { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Interrupts received, with the prompt id they named.</summary>
     public ConcurrentQueue<string?> Interrupts { get; } = new();
 
@@ -81,6 +85,8 @@ internal sealed class FakeComfyUiServer : IAsyncDisposable
         var app = builder.Build();
         var fake = new FakeComfyUiServer(app);
         Directory.CreateDirectory(Path.Combine(fake._root, "output"));
+        app.UseWebSockets();
+        app.Map("/ws", (HttpContext context, CancellationToken cancellationToken) => fake.SocketAsync(context));
         app.MapPost("/prompt", (HttpContext context, CancellationToken cancellationToken) => fake.PostPromptAsync(context));
         app.MapGet("/history", (int? max_items) => fake.History(null, max_items));
         app.MapGet("/history/{id}", (string id) => fake.History(id, null));
@@ -157,7 +163,14 @@ internal sealed class FakeComfyUiServer : IAsyncDisposable
         }
 
         var id = HonorsPromptId && body["prompt_id"] is JsonValue given ? given.GetValue<string>() : Guid.NewGuid().ToString("D");
-        var prompt = new FakePrompt(id, Interlocked.Increment(ref _number), graph, body["extra_data"] as JsonObject ?? new JsonObject());
+        // As server.py does: the client_id travels in extra_data, and decides which socket hears the prompt's progress.
+        var extraData = body["extra_data"]?.DeepClone() as JsonObject ?? new JsonObject();
+        if (body["client_id"] is JsonValue clientId)
+        {
+            extraData["client_id"] = clientId.GetValue<string>();
+        }
+
+        var prompt = new FakePrompt(id, Interlocked.Increment(ref _number), graph, extraData);
         lock (_gate)
         {
             _pending.Add(prompt);
@@ -233,6 +246,55 @@ internal sealed class FakeComfyUiServer : IAsyncDisposable
 
         static JsonObject Error(string type, string message, string details) =>
             new() { ["type"] = type, ["message"] = message, ["details"] = details, ["extra_info"] = new JsonObject() };
+    }
+
+    private async Task SocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = 400;
+            return;
+        }
+
+        var clientId = context.Request.Query["clientId"].ToString() is { Length: > 0 } given ? given : Guid.NewGuid().ToString("N");
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        Sockets[clientId] = socket;
+        await SendAsync(clientId, new JsonObject
+        {
+            ["type"] = "status",
+            ["data"] = new JsonObject { ["status"] = new JsonObject { ["exec_info"] = new JsonObject { ["queue_remaining"] = 0 } }, ["sid"] = clientId },
+        });
+        var buffer = new byte[1024];
+        try
+        {
+            while (socket.State == System.Net.WebSockets.WebSocketState.Open
+                   && (await socket.ReceiveAsync(buffer, _stop.Token)).MessageType != System.Net.WebSockets.WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or System.Net.WebSockets.WebSocketException)
+        {
+        }
+        finally
+        {
+            Sockets.TryRemove(clientId, out _);
+        }
+    }
+
+    private async Task SendAsync(string? clientId, JsonObject message)
+    {
+        if (clientId is null || !Sockets.TryGetValue(clientId, out var socket))
+        {
+            return;
+        }
+
+        try
+        {
+            await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(message.ToJsonString()), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is System.Net.WebSockets.WebSocketException or ObjectDisposedException)
+        {
+        }
     }
 
     private IResult History(string? id, int? maxItems)
@@ -372,10 +434,25 @@ internal sealed class FakeComfyUiServer : IAsyncDisposable
     /// <summary>Runs one prompt: its history entry.</summary>
     private async Task<JsonObject> RunAsync(FakePrompt prompt)
     {
+        var clientId = prompt.ExtraData["client_id"]?.GetValue<string>();
+        var (samplerId, sampler) = prompt.Graph.First(pair => pair.Value!["class_type"]!.GetValue<string>() == "KSampler");
+        var steps = sampler!["inputs"]!["steps"]!.GetValue<int>();
+        await SendAsync(clientId, new JsonObject { ["type"] = "execution_start", ["data"] = new JsonObject { ["prompt_id"] = prompt.Id } });
         var clock = Stopwatch.StartNew();
+        var step = 0;
         while (clock.Elapsed < RunTime && !prompt.Interrupted)
         {
             await Task.Delay(20);
+            var reached = (int)(steps * clock.Elapsed.TotalMilliseconds / Math.Max(1, RunTime.TotalMilliseconds));
+            if (reached > step && reached <= steps)
+            {
+                step = reached;
+                await SendAsync(clientId, new JsonObject
+                {
+                    ["type"] = "progress",
+                    ["data"] = new JsonObject { ["value"] = step, ["max"] = steps, ["prompt_id"] = prompt.Id, ["node"] = samplerId },
+                });
+            }
         }
 
         var messages = new JsonArray(Message("execution_start", prompt.Id));
@@ -388,9 +465,8 @@ internal sealed class FakeComfyUiServer : IAsyncDisposable
         if (FailNextRunWith is { } failure)
         {
             FailNextRunWith = null;
-            var sampler = prompt.Graph.First(pair => pair.Value!["class_type"]!.GetValue<string>() == "KSampler");
             var error = Message("execution_error", prompt.Id);
-            error[1]!["node_id"] = sampler.Key;
+            error[1]!["node_id"] = samplerId;
             error[1]!["node_type"] = "KSampler";
             error[1]!["exception_message"] = failure + "\n";
             error[1]!["exception_type"] = "torch.OutOfMemoryError";
@@ -409,6 +485,7 @@ internal sealed class FakeComfyUiServer : IAsyncDisposable
         await RenderAsync(Path.Combine(_root, "output", subfolder, filename), latent["width"]!.GetValue<int>(), latent["height"]!.GetValue<int>(),
             latent["length"]!.GetValue<int>(), fps);
         messages.Add(Message("execution_success", prompt.Id));
+        await SendAsync(clientId, new JsonObject { ["type"] = "execution_success", ["data"] = new JsonObject { ["prompt_id"] = prompt.Id } });
         return Entry(prompt, "success", messages, new JsonObject
         {
             // Core's SaveVideo reports its file as an animated "image".

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Kinema.Contracts.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Engines.ComfyUI;
+
+/// <summary>
+/// The sampler's progress from ComfyUI's WebSocket (<c>/ws?clientId=…</c>), which its HTTP API does not report. ComfyUI
+/// sends a prompt's <c>progress</c> events only to the client id that queued it, so every prompt this node queues
+/// carries <see cref="ClientId"/>; a task queued by another node shows no percentage here until it ends.
+/// </summary>
+internal sealed partial class ComfyUiProgress(IOptions<ComfyUiOptions> options, ILogger<ComfyUiProgress> logger) : BackgroundService
+{
+    private const int MaxTracked = 10_000;
+    private static readonly TimeSpan[] Reconnect = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)];
+    private readonly ConcurrentDictionary<string, int> _percent = new(StringComparer.Ordinal);
+
+    /// <summary>This process's client id at ComfyUI.</summary>
+    public string ClientId { get; } = "kinema-" + Guid.NewGuid().ToString("N");
+
+    /// <summary>0–99 while the prompt's sampler runs; null when nothing was heard of it.</summary>
+    public int? PercentOf(string promptId) => _percent.TryGetValue(promptId, out var percent) ? percent : null;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var baseUrl = new Uri(options.Value.BaseUrl!.TrimEnd('/') + "/");
+        var url = new UriBuilder(new Uri(baseUrl, "ws?clientId=" + ClientId)) { Scheme = baseUrl.Scheme == "https" ? "wss" : "ws" }.Uri;
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var socket = new ClientWebSocket();
+                if (!string.IsNullOrEmpty(options.Value.ApiKey))
+                {
+                    socket.Options.SetRequestHeader("Authorization", "Bearer " + options.Value.ApiKey);
+                }
+
+                using (var connect = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+                {
+                    connect.CancelAfter(options.Value.Timeout);
+                    await socket.ConnectAsync(url, connect.Token);
+                }
+
+                failures = 0;
+                await ReceiveAsync(socket, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                // Progress is a nicety: without the socket, tasks still finish and are polled over HTTP. Whatever broke
+                // the socket, the loop goes on: a background service that throws would stop the whole server.
+                var reason = exception.Message;
+                if (failures == 0)
+                {
+                    // One line per outage, not one per reconnect attempt.
+                    LogDisconnected(logger, reason);
+                }
+            }
+
+            try
+            {
+                await Task.Delay(Reconnect[Math.Min(failures++, Reconnect.Length - 1)], stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task ReceiveAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[64 * 1024];
+        using var message = new MemoryStream();
+        while (socket.State == WebSocketState.Open)
+        {
+            var received = await socket.ReceiveAsync(buffer, cancellationToken);
+            if (received.MessageType == WebSocketMessageType.Close)
+            {
+                return;
+            }
+
+            // Binary frames are preview images; a text frame too large to be an event is skipped, not buffered.
+            if (received.MessageType != WebSocketMessageType.Text || message.Length + received.Count > buffer.Length)
+            {
+                message.SetLength(0);
+                continue;
+            }
+
+            message.Write(buffer, 0, received.Count);
+            if (received.EndOfMessage)
+            {
+                Handle(message.GetBuffer().AsSpan(0, (int)message.Length));
+                message.SetLength(0);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>{"type":"progress","data":{"value":3,"max":30,"prompt_id":…}}</c> while a sampler steps; the prompt is
+    /// forgotten when ComfyUI reports it finished, failed or interrupted.
+    /// </summary>
+    internal void Handle(ReadOnlySpan<byte> json)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json.ToArray());
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || !root.TryGetProperty("data", out var data)
+                || data.ValueKind != JsonValueKind.Object || !data.TryGetProperty("prompt_id", out var id) || !JsonText.TryGetString(id, out var promptId))
+            {
+                return;
+            }
+
+            switch (JsonText.StringOrEscaped(type))
+            {
+                case "progress" when data.TryGetProperty("value", out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var done)
+                                     && data.TryGetProperty("max", out var max) && max.ValueKind == JsonValueKind.Number && max.TryGetDouble(out var total)
+                                     && total > 0:
+                    if (_percent.Count >= MaxTracked && !_percent.ContainsKey(promptId))
+                    {
+                        _percent.Clear();
+                    }
+
+                    _percent[promptId] = (int)Math.Clamp(done * 100 / total, 0, 99);
+                    break;
+                case "execution_success" or "execution_error" or "execution_interrupted":
+                    _percent.TryRemove(promptId, out _);
+                    break;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ComfyUI's progress socket is not connected ({Reason}); reconnecting")]
+    private static partial void LogDisconnected(ILogger logger, string reason);
+}

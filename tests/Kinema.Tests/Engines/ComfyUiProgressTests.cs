@@ -1,0 +1,54 @@
+using System.Text;
+using Kinema.Engines.ComfyUI;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Kinema.Tests.Engines;
+
+public sealed class ComfyUiProgressTests
+{
+    private readonly ComfyUiProgress _progress = new(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance);
+
+    private void Hear(string json) => _progress.Handle(Encoding.UTF8.GetBytes(json));
+
+    [Fact]
+    public void Sampler_steps_become_a_percentage_below_100_until_the_prompt_ends()
+    {
+        Hear("""{"type":"progress","data":{"value":3,"max":30,"prompt_id":"p1","node":"8"}}""");
+        _progress.PercentOf("p1").Should().Be(10);
+
+        Hear("""{"type":"progress","data":{"value":30,"max":30,"prompt_id":"p1","node":"8"}}""");
+        _progress.PercentOf("p1").Should().Be(99, "100 is for a task whose video is archived, not a sampler that finished");
+
+        Hear("""{"type":"execution_success","data":{"prompt_id":"p1","timestamp":1}}""");
+        _progress.PercentOf("p1").Should().BeNull();
+    }
+
+    [Theory]
+    [InlineData("""not json""")]
+    [InlineData("""[1,2]""")]
+    [InlineData("""{"type":"progress","data":{"value":3,"max":0,"prompt_id":"p2"}}""")]
+    [InlineData("""{"type":"progress","data":{"value":"3","max":30,"prompt_id":"p2"}}""")]
+    [InlineData("""{"type":"progress","data":{"value":3,"max":30,"prompt_id":7}}""")]
+    [InlineData("""{"type":"progress","data":{"value":3,"max":30}}""")]
+    [InlineData("""{"type":"status","data":{"status":{"exec_info":{"queue_remaining":1}},"sid":"x"}}""")]
+    public void Other_and_malformed_events_are_ignored(string json)
+    {
+        Hear(json);
+
+        _progress.PercentOf("p2").Should().BeNull();
+    }
+
+    [Fact]
+    public void An_interrupted_or_failed_prompt_is_forgotten()
+    {
+        Hear("""{"type":"progress","data":{"value":1,"max":4,"prompt_id":"a"}}""");
+        Hear("""{"type":"progress","data":{"value":1,"max":4,"prompt_id":"b"}}""");
+
+        Hear("""{"type":"execution_interrupted","data":{"prompt_id":"a","node_id":"8"}}""");
+        Hear("""{"type":"execution_error","data":{"prompt_id":"b","node_id":"8","exception_message":"oom"}}""");
+
+        _progress.PercentOf("a").Should().BeNull();
+        _progress.PercentOf("b").Should().BeNull();
+    }
+}

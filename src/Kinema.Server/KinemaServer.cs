@@ -96,7 +96,7 @@ public static partial class KinemaServer
         });
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            ExceptionHandler = WriteUnhandledErrorAsync,
+            ExceptionHandler = AnswerUnhandledErrorAsync,
             // The middleware logs every exception with its stack. A store outage is logged by the handler in one line; a
             // request the client broke (a body cut short, a client gone mid-upload) is answered 400 and is not the server's fault.
             SuppressDiagnosticsCallback = context => StoreFaults.IsUnreachable(context.Exception) || context.Exception is BadHttpRequestException,
@@ -156,6 +156,23 @@ public static partial class KinemaServer
         var paths = app.Services.GetRequiredService<KinemaPaths>();
         SecretFile.Write(paths.CliKey, System.Text.Encoding.UTF8.GetBytes(created.Key + "\n"));
         return created;
+    }
+
+    /// <summary>
+    /// The error envelope, unless the client has gone: a connection dropped mid-body fails the write of its answer, and
+    /// the middleware would log that second exception with its stack as a failure of the handler itself.
+    /// </summary>
+    private static async Task AnswerUnhandledErrorAsync(HttpContext context)
+    {
+        try
+        {
+            await WriteUnhandledErrorAsync(context);
+        }
+        catch (Exception exception) when (context.RequestAborted.IsCancellationRequested
+                                          && exception is OperationCanceledException or IOException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            // Nobody is left to read the answer.
+        }
     }
 
     private static Task WriteUnhandledErrorAsync(HttpContext context)

@@ -67,14 +67,23 @@ internal sealed partial class UpstreamSubmitter(
                     return;
                 }
 
-                if (!await store.RecordIntentAsync(task.Id, workerId, engine.Name, engine.Account, cancellationToken))
+                // The create checked the first engine only, and configuration may have changed since: an engine that
+                // cannot honour a field of the request is passed over, never handed the task to drop that field.
+                if (engine.Unsupported(request) is { Count: > 0 } unsupported)
                 {
+                    failureReason = $"{engine.Name}: skipped, it cannot honour {string.Join(", ", unsupported.Select(violation => violation.Param).Distinct())}";
+                }
+                else
+                {
+                    if (!await store.RecordIntentAsync(task.Id, workerId, engine.Name, engine.Account, cancellationToken))
+                    {
+                        return;
+                    }
+
+                    var handle = await SubmitWithRetriesAsync(engine, job, cancellationToken);
+                    await RecordAsync(task, workerId, handle, cancellationToken);
                     return;
                 }
-
-                var handle = await SubmitWithRetriesAsync(engine, job, cancellationToken);
-                await RecordAsync(task, workerId, handle, cancellationToken);
-                return;
             }
             catch (UpstreamException failure) when (!failure.AllowsFailover)
             {
@@ -106,20 +115,7 @@ internal sealed partial class UpstreamSubmitter(
 
             history = history.Length == 0 ? failureReason : history + "; " + failureReason;
             var index = IndexOf(candidates, current);
-            string? next = null;
-            for (var i = index >= 0 ? index + 1 : candidates.Count; i < candidates.Count && next is null; i++)
-            {
-                // A failover target that cannot honour a field of the request is passed over, never handed the task to
-                // drop that field silently (the create checked the first engine only).
-                if (engines.Find(candidates[i]) is IUpstreamEngine candidate && candidate.Unsupported(request) is { Count: > 0 } unsupported)
-                {
-                    history += $"; {candidates[i]}: skipped, it cannot honour {string.Join(", ", unsupported.Select(violation => violation.Param).Distinct())}";
-                    continue;
-                }
-
-                next = candidates[i];
-            }
-
+            var next = index >= 0 && index + 1 < candidates.Count ? candidates[index + 1] : null;
             if (next is null)
             {
                 await FailAsync(task, current, workerId, new TaskFailure(

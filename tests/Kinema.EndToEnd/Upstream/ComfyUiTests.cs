@@ -33,7 +33,8 @@ public sealed class ComfyUiTests : IAsyncLifetime
         Directory.Delete(_scratch, recursive: true);
     }
 
-    private Task<KinemaTestServer> StartKinemaAsync(string? imageWorkflow = null, string? textWorkflow = null, IDictionary<string, string?>? extra = null)
+    private Task<KinemaTestServer> StartKinemaAsync(
+        string? imageWorkflow = null, string? textWorkflow = null, IDictionary<string, string?>? extra = null, string? dataDirectory = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -50,7 +51,7 @@ public sealed class ComfyUiTests : IAsyncLifetime
             settings[key] = value;
         }
 
-        return KinemaTestServer.StartAsync(settings);
+        return KinemaTestServer.StartAsync(settings, dataDirectory);
     }
 
     [Fact]
@@ -196,6 +197,25 @@ public sealed class ComfyUiTests : IAsyncLifetime
 
         error.GetProperty("param").GetString().Should().Be("image_urls");
         error.GetProperty("message").GetString().Should().Contain("no image-to-video workflow");
+    }
+
+    [Fact]
+    public async Task A_task_accepted_before_the_image_workflow_was_removed_fails_at_once_saying_why()
+    {
+        var data = Path.Combine(_scratch, "data");
+        string id;
+        await using (var before = await StartKinemaAsync(dataDirectory: data, extra: new Dictionary<string, string?> { ["Kinema:Scheduler:Enabled"] = "false" }))
+        {
+            id = await before.Alice.CreateAsync(
+                $$"""{"model":"kling-v3","prompt":"go","image_urls":["{{TestImages.DataUri(TestImages.Solid(32, 32, SKColors.Gray))}}"]}""");
+        }
+
+        await using var after = await StartKinemaAsync(imageWorkflow: "", dataDirectory: data);
+        var task = await after.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(30));
+
+        task.GetProperty("status").GetString().Should().Be("failed", task.ToString());
+        task.GetProperty("error").GetProperty("message").GetString().Should().Contain("comfyui: skipped, it cannot honour image_urls");
+        _comfy.Queued.Should().BeEmpty();
     }
 
     [Fact]

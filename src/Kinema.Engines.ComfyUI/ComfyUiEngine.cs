@@ -48,6 +48,12 @@ internal sealed class ComfyUiEngine : IUpstreamEngine, IUpstreamResultHost
 
     public string Account { get; }
 
+    /// <summary>
+    /// ComfyUI keeps its queue and history in memory, so a restart (often a crash from running out of GPU memory) loses
+    /// every prompt it had; it is the operator's own GPU, so sending a lost prompt again costs nothing but its time.
+    /// </summary>
+    public bool ResubmitsLostTasks => true;
+
     public IReadOnlyList<RuleViolation> Unsupported(GenerationRequest request)
     {
         var violations = new List<RuleViolation>();

@@ -39,7 +39,7 @@ public sealed record TaskStatusData
     public string? Model { get; init; }
     /// <summary>Kinema addition: the engine that made (or is making) the video.</summary>
     public string? Engine { get; init; }
-    /// <summary>Kinema addition: engines that refused the task before <see cref="Engine"/> took it, and why.</summary>
+    /// <summary>Kinema addition: engines that refused the task before <see cref="Engine"/> took it, and why; and submissions an upstream lost and Kinema sent again.</summary>
     public string? Failover { get; init; }
     /// <summary>Kinema addition: unix seconds of the last change.</summary>
     public long? Updated { get; init; }

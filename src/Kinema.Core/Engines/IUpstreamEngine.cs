@@ -28,6 +28,14 @@ public interface IUpstreamEngine : IEngine
 
     /// <summary>Asks the upstream to stop the task; false when it offers no way to.</summary>
     Task<bool> CancelAsync(UpstreamHandle handle, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True when a task this upstream reports lost (<see cref="UpstreamErrorKind.NotFound"/> at a poll) is submitted
+    /// again rather than failed. Only for an upstream that forgets its tasks when it restarts and bills nothing for a
+    /// second submission, as a self-hosted ComfyUI: a paid service that says "not found" has lost the task for good,
+    /// and sending it again could charge twice.
+    /// </summary>
+    bool ResubmitsLostTasks => false;
 }
 
 /// <summary>What every engine has: a name tasks record.</summary>

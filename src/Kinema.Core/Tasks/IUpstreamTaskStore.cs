@@ -32,6 +32,13 @@ public interface IUpstreamTaskStore
     /// <summary>Completes the task with its archived result.</summary>
     Task<bool> CompleteAsync(string taskId, string upstreamId, StoredResult result, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Sends back a task whose upstream lost it, to be submitted again by the next free worker on any node. The upstream
+    /// id is cleared, so a late poll of the lost submission changes nothing; the intent is kept, so the next submission
+    /// first asks the upstream whether the task is there after all. False when the task moved on meanwhile.
+    /// </summary>
+    Task<bool> RequeueLostAsync(string taskId, string upstreamId, string history, CancellationToken cancellationToken);
+
     /// <summary>Fails the task.</summary>
     Task<bool> FailAsync(string taskId, string upstreamId, TaskFailure failure, CancellationToken cancellationToken);
 

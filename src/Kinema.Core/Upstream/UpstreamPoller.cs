@@ -19,7 +19,9 @@ internal sealed partial class UpstreamPoller(
     EngineRegistry engines,
     ResultArchiver archiver,
     UpstreamPollerSignal signal,
+    Scheduling.TaskQueueSignal queue,
     IOptions<UpstreamOptions> options,
+    IOptions<TaskStoreOptions> taskOptions,
     TimeProvider time,
     KinemaMetrics metrics,
     ILogger<UpstreamPoller> logger) : BackgroundService
@@ -181,6 +183,11 @@ internal sealed partial class UpstreamPoller(
             await store.SchedulePollAsync(task.Id, handle.UpstreamId,
                 time.GetUtcNow() + PollSchedule.NextDelay(age, _options, failure.RetryAfter, errors), task.Progress, errors, cancellationToken);
         }
+        catch (UpstreamException failure) when (failure.Kind == UpstreamErrorKind.NotFound && engine.ResubmitsLostTasks)
+        {
+            outcome = "lost";
+            await ResubmitLostAsync(task, failure);
+        }
         catch (UpstreamException failure)
         {
             LogPollFailed(logger, task.Id, handle.Engine, failure.Code, failure.Message);
@@ -191,6 +198,32 @@ internal sealed partial class UpstreamPoller(
             // An unexpected exception (the archive failed) leaves "error": the claim runs out and the poll comes again.
             metrics.UpstreamPolled(handle.Engine, outcome);
             activity?.SetTag("kinema.outcome", outcome);
+        }
+    }
+
+    /// <summary>
+    /// An upstream that forgets its tasks on a restart lost this one: it goes back to be submitted again, as a render
+    /// interrupted by a dead node does, and within the same budget of attempts. A task that keeps getting lost (a
+    /// prompt that crashes the upstream each time it runs) is failed, saying so.
+    /// </summary>
+    private async Task ResubmitLostAsync(TaskRecord task, UpstreamException failure)
+    {
+        var handle = task.Upstream!;
+        var maxAttempts = taskOptions.Value.MaxAttempts;
+        if (task.Attempts >= maxAttempts)
+        {
+            LogPollFailed(logger, task.Id, handle.Engine, failure.Code, failure.Message);
+            await FailAsync(task, new TaskFailure(failure.Code,
+                $"{failure.Message}; the task was submitted {task.Attempts} times and lost each time, so it was given up"));
+            return;
+        }
+
+        var reason = $"{handle.Engine}: lost prompt {handle.UpstreamId} ({failure.Message}), submitted again";
+        var history = string.IsNullOrEmpty(task.EngineHistory) ? reason : task.EngineHistory + "; " + reason;
+        if (await store.RequeueLostAsync(task.Id, handle.UpstreamId, history, CancellationToken.None))
+        {
+            LogResubmitting(logger, task.Id, handle.Engine, handle.UpstreamId, task.Attempts + 1, maxAttempts);
+            queue.Notify();
         }
     }
 
@@ -255,6 +288,10 @@ internal sealed partial class UpstreamPoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} on {Engine} failed: {Code}: {Reason}")]
     private static partial void LogPollFailed(ILogger logger, string taskId, string engine, string code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Task {TaskId}: {Engine} lost upstream task {UpstreamId} (restarted?); submitting it again (attempt {Attempt} of {MaxAttempts})")]
+    private static partial void LogResubmitting(ILogger logger, string taskId, string engine, string upstreamId, int attempt, int maxAttempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} passed its upstream deadline and was failed")]
     private static partial void LogOverdue(ILogger logger, string taskId);

@@ -312,18 +312,56 @@ public sealed class ComfyUiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_ComfyUI_restart_that_forgets_the_prompt_fails_the_task_saying_so()
+    public async Task A_ComfyUI_restart_that_forgets_the_prompt_submits_it_again_and_the_task_completes()
     {
         await using var server = await StartKinemaAsync();
         _comfy.Paused = true;
-        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"forgotten"}""");
-        await Eventually(() => _comfy.IsPending(ComfyUiEngine.PromptIdFor(id)), "the prompt is queued");
+        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"forgotten once","mode":"std","duration":3,"aspect_ratio":"1:1"}""");
+        var promptId = ComfyUiEngine.PromptIdFor(id);
+        await Eventually(() => _comfy.IsPending(promptId), "the prompt is queued");
 
         _comfy.Restart();
-        var task = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(30));
+        await Eventually(() => _comfy.PromptsFor(id).Count == 2 && _comfy.IsPending(promptId), "the lost prompt is queued again");
+        (await server.Alice.GetTaskAsync(id)).GetProperty("status").GetString().Should().Be("processing", "a lost prompt is not a failed task");
+        _comfy.Paused = false;
+        var task = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromMinutes(1));
 
-        task.GetProperty("status").GetString().Should().Be("failed");
-        task.GetProperty("error").GetProperty("message").GetString().Should().Contain("was it restarted");
+        task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+        task.GetProperty("engine").GetString().Should().Be("comfyui");
+        task.GetProperty("failover").GetString().Should().Contain($"comfyui: lost prompt {promptId}").And.Contain("submitted again");
+        var prompts = _comfy.PromptsFor(id);
+        prompts.Select(prompt => prompt.Id).Should().Equal([promptId, promptId], "the second submission keeps the task's prompt id");
+        prompts.Select(prompt => prompt.Graph["8"]!["inputs"]!["seed"]!.GetValue<long>()).Should().Equal(
+            [ComfyUiEngine.SeedFor(id), ComfyUiEngine.SeedFor(id)], "and its seed, so it renders the same video");
+        var report = await Ffprobe.ProbeAsync(await server.Alice.DownloadVideoAsync(task, _scratch));
+        report.VideoCodec.Should().Be("h264");
+        (report.Width, report.Height).Should().Be((704, 704), "720p 1:1 rounded down to Wan's multiple of 32");
+        report.FrameRate.Should().BeApproximately(24, 0.01);
+        report.FrameCount.Should().Be(73, "3 s at 24 fps, plus the first frame");
+        report.HasAudio.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task A_prompt_lost_on_every_submission_fails_once_its_attempts_are_spent_saying_so()
+    {
+        await using var server = await StartKinemaAsync();
+        _comfy.Paused = true;
+        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"crashes the GPU box every time"}""");
+        var promptId = ComfyUiEngine.PromptIdFor(id);
+
+        for (var submission = 1; submission <= 3; submission++)
+        {
+            var expected = submission;
+            await Eventually(() => _comfy.PromptsFor(id).Count == expected && _comfy.IsPending(promptId), $"submission {expected} is queued");
+            _comfy.Restart();
+        }
+
+        var task = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(30));
+        task.GetProperty("status").GetString().Should().Be("failed", task.ToString());
+        var message = task.GetProperty("error").GetProperty("message").GetString();
+        message.Should().Contain("was it restarted").And.Contain("submitted 3 times and lost each time");
+        task.GetProperty("failover").GetString().Should().Contain("submitted again");
+        _comfy.PromptsFor(id).Should().HaveCount(3, "Kinema:Store:MaxAttempts (3) bounds the submissions");
     }
 
     [Theory]

@@ -282,6 +282,23 @@ public sealed class UpstreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_task_kling_no_longer_knows_is_failed_and_never_submitted_again()
+    {
+        // Kling bills every submission: unlike a self-hosted ComfyUI that forgot its queue, a task it has lost is not sent twice.
+        await using var server = await KinemaTestServer.StartAsync(Settings(relay: false));
+        _kling.NeverFinish = true;
+
+        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"lost upstream","duration":5}""");
+        await WaitUntilAsync(() => _kling.Tasks.Values.Any(task => task.ExternalTaskId == id && task.Polls > 0));
+        _kling.Tasks.Clear();
+        var failed = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(30));
+
+        failed.GetProperty("status").GetString().Should().Be("failed", failed.ToString());
+        failed.GetProperty("error").GetProperty("code").GetString().Should().Be("upstream_not_found");
+        _kling.Submissions.Should().Be(1);
+    }
+
+    [Fact]
     public async Task A_task_not_finished_by_its_deadline_is_failed_by_the_sweeper()
     {
         var settings = Settings();

@@ -360,6 +360,38 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_task_its_upstream_lost_goes_back_to_be_submitted_again_by_any_node()
+    {
+        var other = await OpenAnotherNodeAsync();
+        var id = (await Node.Tasks.CreateAsync(NewTask(engine: "comfyui"), CancellationToken.None)).Task!.Id;
+        await Node.Tasks.ClaimNextAsync("w1", Lease, CancellationToken.None);
+        await Node.Upstream.RecordIntentAsync(id, "w1", "comfyui", "gpu:8188", CancellationToken.None);
+        await Node.Upstream.RecordSubmittedAsync(id, "w1", new UpstreamHandle("comfyui", "gpu:8188", "p-1"), Time.GetUtcNow(), CancellationToken.None);
+        (await Node.Tasks.ClaimNextAsync("w2", Lease, CancellationToken.None)).Should().BeNull("a task waiting upstream is not a worker's");
+
+        (await Node.Upstream.RequeueLostAsync(id, "p-other", "lost", CancellationToken.None)).Should().BeFalse("fenced by the upstream id");
+        (await Node.Upstream.RequeueLostAsync(id, "p-1", "comfyui: lost prompt p-1", CancellationToken.None)).Should().BeTrue();
+        (await Node.Upstream.RequeueLostAsync(id, "p-1", "again", CancellationToken.None)).Should().BeFalse("only once per lost submission");
+        (await Node.Upstream.SchedulePollAsync(id, "p-1", Time.GetUtcNow(), 50, 0, CancellationToken.None)).Should().BeFalse(
+            "a late poll of the lost submission changes nothing");
+        (await Node.Upstream.ClaimDuePollsAsync(10, TimeSpan.FromSeconds(30), CancellationToken.None)).Should().BeEmpty();
+        (await Node.Upstream.CountWaitingAsync(CancellationToken.None)).Should().Be(0);
+
+        var retaken = await other.Tasks.ClaimNextAsync("w3", Lease, CancellationToken.None);
+        retaken!.Id.Should().Be(id, "the next free worker on any node takes it at once, without waiting out a lease");
+        retaken.State.Should().Be(TaskState.Processing);
+        retaken.Attempts.Should().Be(2);
+        retaken.Upstream.Should().BeNull();
+        retaken.SubmitIntentEngine.Should().Be("comfyui", "the next submission first asks whether the task is there after all");
+        retaken.EngineHistory.Should().Be("comfyui: lost prompt p-1");
+        (await other.Upstream.RecordIntentAsync(id, "w3", "comfyui", "gpu:8188", CancellationToken.None)).Should().BeTrue();
+        (await other.Upstream.RecordSubmittedAsync(id, "w3", new UpstreamHandle("comfyui", "gpu:8188", "p-1"), Time.GetUtcNow(), CancellationToken.None))
+            .Should().BeTrue();
+        (await Node.Upstream.CompleteAsync(id, "p-1", new StoredResult { VideoName = "video.mp4" }, CancellationToken.None)).Should().BeTrue();
+        (await Node.Tasks.GetAsync("t1", id, CancellationToken.None))!.State.Should().Be(TaskState.Completed);
+    }
+
+    [Fact]
     public async Task Due_polls_are_claimed_by_one_node_each_and_overdue_tasks_fail_once()
     {
         var other = await OpenAnotherNodeAsync();

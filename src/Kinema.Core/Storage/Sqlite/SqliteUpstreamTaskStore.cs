@@ -71,6 +71,13 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
             WHERE id = $id AND upstream_id = $upstream AND status = 'processing'
             """, [("$result", JsonSerializer.Serialize(result, StoreJsonContext.Default.StoredResult)), ("$upstream", upstreamId)], cancellationToken);
 
+    public Task<bool> RequeueLostAsync(string taskId, string upstreamId, string history, CancellationToken cancellationToken) =>
+        Update(taskId, """
+            UPDATE tasks SET upstream_id = NULL, next_poll_at = NULL, poll_errors = 0, engine_history = $history,
+                             lease_owner = NULL, lease_expires_at = 0, updated_at = $now
+            WHERE id = $id AND upstream_id = $upstream AND status = 'processing'
+            """, [("$history", history), ("$upstream", upstreamId)], cancellationToken);
+
     public Task<bool> FailAsync(string taskId, string upstreamId, TaskFailure failure, CancellationToken cancellationToken) =>
         Finish(taskId, refund: true, sql: """
             UPDATE tasks SET status = 'failed', error_code = $code, error_message = $message, finished_at = $now, updated_at = $now,

@@ -11,6 +11,7 @@ internal static class KinemaCommandLine
         {
             ServeCommand.Create(),
             KeysCommand.Create(),
+            BackupCommand.Create(),
             BillingCommands.Tenants(),
             BillingCommands.Credits(),
             BillingCommands.Usage(),

@@ -43,10 +43,7 @@ public sealed class KinemaDataStore : IAsyncDisposable
     /// </summary>
     public static KinemaDataStore Open(KinemaPaths paths, IConfiguration? configuration = null, TimeProvider? time = null)
     {
-        configuration ??= new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(paths.DataDirectory, "appsettings.json"), optional: true, reloadOnChange: false)
-            .AddEnvironmentVariables()
-            .Build();
+        configuration ??= ConfigurationFor(paths);
         time ??= TimeProvider.System;
         var options = new TaskStoreOptions();
         configuration.GetSection(TaskStoreOptions.Section).Bind(options);
@@ -63,6 +60,12 @@ public sealed class KinemaDataStore : IAsyncDisposable
         return new KinemaDataStore(sqlite, new SqliteTaskStore(sqlite, time, options), new SqliteApiKeyStore(sqlite, time),
             new SqliteBillingStore(sqlite, time));
     }
+
+    /// <summary>The settings a command outside the server reads, as <c>serve</c> does: <c>{data}/appsettings.json</c>, then the environment.</summary>
+    public static IConfiguration ConfigurationFor(KinemaPaths paths) => new ConfigurationBuilder()
+        .AddJsonFile(Path.Combine(paths.DataDirectory, "appsettings.json"), optional: true, reloadOnChange: false)
+        .AddEnvironmentVariables()
+        .Build();
 
     /// <summary>Counts the tasks matching a SQL condition: for tests and diagnostics.</summary>
     internal Task<long> CountAsync(string condition) => ScalarAsync($"SELECT COUNT(*) FROM tasks WHERE {condition}");

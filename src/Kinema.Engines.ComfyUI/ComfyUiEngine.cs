@@ -138,6 +138,7 @@ internal sealed class ComfyUiEngine : IUpstreamEngine, IUpstreamResultHost
             throw new UpstreamException(UpstreamErrorKind.Transient, "upstream_bad_answer", "ComfyUI queued the prompt but answered no prompt_id");
         }
 
+        _progress.Track(queued, job.TaskId);
         return new UpstreamHandle(Name, Account, queued);
     }
 
@@ -158,6 +159,7 @@ internal sealed class ComfyUiEngine : IUpstreamEngine, IUpstreamResultHost
         {
             if (item.PromptId == promptId || item.TaskId == job.TaskId)
             {
+                _progress.Track(item.PromptId, job.TaskId);
                 return new UpstreamHandle(Name, Account, item.PromptId);
             }
         }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Kinema.Contracts.Json;
+using Kinema.Core.Tasks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,13 +12,21 @@ namespace Kinema.Engines.ComfyUI;
 /// <summary>
 /// The sampler's progress from ComfyUI's WebSocket (<c>/ws?clientId=…</c>), which its HTTP API does not report. ComfyUI
 /// sends a prompt's <c>progress</c> events only to the client id that queued it, so every prompt this node queues
-/// carries <see cref="ClientId"/>; a task queued by another node shows no percentage here until it ends.
+/// carries <see cref="ClientId"/>. What this node hears is written to the task store about once a second, not only at
+/// the next poll (which may be half a minute away): every node's status, list and event stream shows it as it moves.
 /// </summary>
-internal sealed partial class ComfyUiProgress(IOptions<ComfyUiOptions> options, ILogger<ComfyUiProgress> logger) : BackgroundService
+internal sealed partial class ComfyUiProgress(
+    IOptions<ComfyUiOptions> options, ILogger<ComfyUiProgress> logger, IUpstreamTaskStore? store = null, TimeProvider? time = null) : BackgroundService
 {
     private const int MaxTracked = 10_000;
     private static readonly TimeSpan[] Reconnect = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)];
     private readonly ConcurrentDictionary<string, int> _percent = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _tasks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _written = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    /// <summary>How often heard progress is written to the store (at most one write per running prompt each time).</summary>
+    internal static TimeSpan WriteInterval { get; } = TimeSpan.FromSeconds(1);
 
     /// <summary>This process's client id at ComfyUI.</summary>
     public string ClientId { get; } = "kinema-" + Guid.NewGuid().ToString("N");
@@ -25,7 +34,80 @@ internal sealed partial class ComfyUiProgress(IOptions<ComfyUiOptions> options, 
     /// <summary>0–99 while the prompt's sampler runs; null when nothing was heard of it.</summary>
     public int? PercentOf(string promptId) => _percent.TryGetValue(promptId, out var percent) ? percent : null;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Names the Kinema task a prompt this node queued belongs to, so what is heard of it can be stored.</summary>
+    public void Track(string promptId, string taskId)
+    {
+        if (_tasks.Count >= MaxTracked && !_tasks.ContainsKey(promptId))
+        {
+            _tasks.Clear();
+            _written.Clear();
+        }
+
+        _tasks[promptId] = taskId;
+    }
+
+    /// <summary>Writes each tracked prompt's progress that rose since the last write; returns how many tasks moved.</summary>
+    internal async Task<int> WriteProgressAsync(CancellationToken cancellationToken)
+    {
+        if (store is null)
+        {
+            return 0;
+        }
+
+        var moved = 0;
+        foreach (var (promptId, percent) in _percent)
+        {
+            if (!_tasks.TryGetValue(promptId, out var taskId) || (_written.TryGetValue(promptId, out var written) && written >= percent))
+            {
+                continue;
+            }
+
+            if (await store.RecordProgressAsync(taskId, promptId, percent, cancellationToken))
+            {
+                moved++;
+            }
+
+            _written[promptId] = percent;
+        }
+
+        return moved;
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(ListenAsync(stoppingToken), WriteLoopAsync(stoppingToken));
+
+    private async Task WriteLoopAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(WriteInterval, _time);
+        var failing = false;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await WriteProgressAsync(stoppingToken);
+                    failing = false;
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    // A store outage costs the live percentage only: the poll stores progress too, and the task goes on.
+                    if (!failing)
+                    {
+                        var reason = exception.Message;
+                        LogWriteFailed(logger, reason);
+                    }
+
+                    failing = true;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ListenAsync(CancellationToken stoppingToken)
     {
         var baseUrl = new Uri(options.Value.BaseUrl!.TrimEnd('/') + "/");
         var url = new UriBuilder(new Uri(baseUrl, "ws?clientId=" + ClientId)) { Scheme = baseUrl.Scheme == "https" ? "wss" : "ws" }.Uri;
@@ -143,10 +225,15 @@ internal sealed partial class ComfyUiProgress(IOptions<ComfyUiOptions> options, 
                     break;
                 case "execution_success" or "execution_error" or "execution_interrupted":
                     _percent.TryRemove(promptId, out _);
+                    _tasks.TryRemove(promptId, out _);
+                    _written.TryRemove(promptId, out _);
                     break;
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storing ComfyUI's progress failed ({Reason}); the next polls still store it")]
+    private static partial void LogWriteFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ComfyUI's progress socket is not connected ({Reason}); reconnecting")]
     private static partial void LogDisconnected(ILogger logger, string reason);

@@ -33,6 +33,12 @@ public interface IUpstreamTaskStore
     Task<bool> CompleteAsync(string taskId, string upstreamId, StoredResult result, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Records progress an upstream reported between polls (ComfyUI's socket), so every node's status and event stream
+    /// shows it at once; progress never goes down. False when it is no higher, or the task moved on.
+    /// </summary>
+    Task<bool> RecordProgressAsync(string taskId, string upstreamId, int progress, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Sends back a task whose upstream lost it, to be submitted again by the next free worker on any node. The upstream
     /// id is cleared, so a late poll of the lost submission changes nothing; the intent is kept, so the next submission
     /// first asks the upstream whether the task is there after all. False when the task moved on meanwhile.

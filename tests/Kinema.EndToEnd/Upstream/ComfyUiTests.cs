@@ -92,10 +92,15 @@ public sealed class ComfyUiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_samplers_progress_from_the_websocket_shows_while_the_prompt_runs()
+    public async Task The_samplers_progress_from_the_websocket_shows_while_the_prompt_runs_before_any_poll()
     {
         _comfy.RunTime = TimeSpan.FromSeconds(4);
-        await using var server = await StartKinemaAsync();
+        // The first poll comes after the prompt has finished: any percentage seen before it was written from the socket.
+        await using var server = await StartKinemaAsync(extra: new Dictionary<string, string?>
+        {
+            ["Kinema:Upstream:FirstPoll"] = "00:00:07",
+            ["Kinema:Upstream:MaxPollInterval"] = "00:00:07",
+        });
 
         var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"slow enough to watch"}""");
         var seen = new List<int>();

@@ -51,4 +51,38 @@ public sealed class ComfyUiProgressTests
         _progress.PercentOf("a").Should().BeNull();
         _progress.PercentOf("b").Should().BeNull();
     }
+
+    [Fact]
+    public async Task Heard_progress_is_written_to_the_store_once_per_rise_and_only_for_tracked_prompts()
+    {
+        using var directory = new TempDirectory();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var database = new Core.Storage.Sqlite.SqliteDatabase(
+            new Core.KinemaPaths(directory.Path).Database, fullSync: false, NullLogger.Instance);
+        var tasks = new Core.Storage.Sqlite.SqliteTaskStore(database, time, new Core.Tasks.TaskStoreOptions());
+        var upstream = new Core.Storage.Sqlite.SqliteUpstreamTaskStore(database, time, new Core.Tasks.TaskChangeFeed());
+        var id = (await tasks.CreateAsync(new Core.Tasks.NewTask("t1", "comfyui",
+            new Kinema.Contracts.Requests.GenerationRequest { Model = "kling-v3", Prompt = "p" }, null, "h"), CancellationToken.None)).Task!.Id;
+        await tasks.ClaimNextAsync("w1", TimeSpan.FromSeconds(30), CancellationToken.None);
+        await upstream.RecordSubmittedAsync(id, "w1", new Core.Engines.UpstreamHandle("comfyui", "gpu", "p1"), time.GetUtcNow().AddHours(1), CancellationToken.None);
+        var progress = new ComfyUiProgress(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance, upstream, time);
+        progress.Track("p1", id);
+        void Heard(string prompt, int value) => progress.Handle(Encoding.UTF8.GetBytes(
+            $$$"""{"type":"progress","data":{"value":{{{value}}},"max":20,"prompt_id":"{{{prompt}}}"}}"""));
+
+        Heard("p1", 5);
+        Heard("untracked", 5);
+        (await progress.WriteProgressAsync(CancellationToken.None)).Should().Be(1, "a prompt another node queued has no task here");
+        (await upstream.FindAsync(id, CancellationToken.None))!.Progress.Should().Be(25);
+        (await progress.WriteProgressAsync(CancellationToken.None)).Should().Be(0, "nothing rose since");
+
+        Heard("p1", 6);
+        Heard("p1", 12);
+        (await progress.WriteProgressAsync(CancellationToken.None)).Should().Be(1, "one write however many steps came in between");
+        (await upstream.FindAsync(id, CancellationToken.None))!.Progress.Should().Be(60);
+
+        progress.Handle(Encoding.UTF8.GetBytes("""{"type":"execution_success","data":{"prompt_id":"p1"}}"""));
+        Heard("p1", 19);
+        (await progress.WriteProgressAsync(CancellationToken.None)).Should().Be(0, "a finished prompt is no longer tracked");
+    }
 }

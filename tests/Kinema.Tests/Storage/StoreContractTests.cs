@@ -360,6 +360,27 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Progress_heard_between_polls_only_rises_and_only_for_the_current_submission()
+    {
+        var other = await OpenAnotherNodeAsync();
+        var id = (await Node.Tasks.CreateAsync(NewTask(engine: "comfyui"), CancellationToken.None)).Task!.Id;
+        await Node.Tasks.ClaimNextAsync("w1", Lease, CancellationToken.None);
+        await Node.Upstream.RecordSubmittedAsync(id, "w1", new UpstreamHandle("comfyui", "gpu:8188", "p-1"), Time.GetUtcNow().AddMinutes(1), CancellationToken.None);
+
+        (await Node.Upstream.RecordProgressAsync(id, "p-1", 30, CancellationToken.None)).Should().BeTrue();
+        (await other.Upstream.FindAsync(id, CancellationToken.None))!.Progress.Should().Be(30, "every node reads it");
+        (await Node.Upstream.RecordProgressAsync(id, "p-1", 20, CancellationToken.None)).Should().BeFalse("progress never goes down");
+        (await Node.Upstream.RecordProgressAsync(id, "p-other", 60, CancellationToken.None)).Should().BeFalse("another submission's progress");
+        (await Node.Upstream.RecordProgressAsync(id, "p-1", 250, CancellationToken.None)).Should().BeTrue();
+        (await Node.Upstream.FindAsync(id, CancellationToken.None))!.Progress.Should().Be(99, "100 is for a completed task");
+        (await Node.Upstream.FindAsync(id, CancellationToken.None))!.NextPollAt.Should().Be(Time.GetUtcNow().AddMinutes(1), "the poll schedule is untouched");
+
+        await Node.Upstream.CompleteAsync(id, "p-1", new StoredResult { VideoName = "video.mp4" }, CancellationToken.None);
+        (await Node.Upstream.RecordProgressAsync(id, "p-1", 99, CancellationToken.None)).Should().BeFalse("the task ended");
+        (await Node.Tasks.GetAsync("t1", id, CancellationToken.None))!.Progress.Should().Be(100);
+    }
+
+    [Fact]
     public async Task A_task_its_upstream_lost_goes_back_to_be_submitted_again_by_any_node()
     {
         var other = await OpenAnotherNodeAsync();

@@ -101,6 +101,16 @@ internal sealed class PostgresUpstreamTaskStore(PostgresDatabase database, TimeP
             p.AddWithValue("upstream", upstreamId);
         }, cancellationToken);
 
+    public Task<bool> RecordProgressAsync(string taskId, string upstreamId, int progress, CancellationToken cancellationToken) =>
+        Update('c', taskId, """
+            UPDATE tasks SET progress = @progress, updated_at = @now
+            WHERE id = @id AND upstream_id = @upstream AND status = 'processing' AND progress < @progress
+            """, p =>
+        {
+            p.AddWithValue("progress", Math.Clamp(progress, 0, 99));
+            p.AddWithValue("upstream", upstreamId);
+        }, cancellationToken);
+
     public Task<bool> RequeueLostAsync(string taskId, string upstreamId, string history, CancellationToken cancellationToken) =>
         Update('c', taskId, """
             UPDATE tasks SET upstream_id = NULL, next_poll_at = NULL, poll_errors = 0, engine_history = @history,

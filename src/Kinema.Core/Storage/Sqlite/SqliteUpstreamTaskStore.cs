@@ -71,6 +71,12 @@ internal sealed class SqliteUpstreamTaskStore(SqliteDatabase database, TimeProvi
             WHERE id = $id AND upstream_id = $upstream AND status = 'processing'
             """, [("$result", JsonSerializer.Serialize(result, StoreJsonContext.Default.StoredResult)), ("$upstream", upstreamId)], cancellationToken);
 
+    public Task<bool> RecordProgressAsync(string taskId, string upstreamId, int progress, CancellationToken cancellationToken) =>
+        Update(taskId, """
+            UPDATE tasks SET progress = $progress, updated_at = $now
+            WHERE id = $id AND upstream_id = $upstream AND status = 'processing' AND progress < $progress
+            """, [("$progress", Math.Clamp(progress, 0, 99)), ("$upstream", upstreamId)], cancellationToken);
+
     public Task<bool> RequeueLostAsync(string taskId, string upstreamId, string history, CancellationToken cancellationToken) =>
         Update(taskId, """
             UPDATE tasks SET upstream_id = NULL, next_poll_at = NULL, poll_errors = 0, engine_history = $history,

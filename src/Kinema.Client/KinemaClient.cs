@@ -100,6 +100,16 @@ public class KinemaClient : IDisposable
         return (await SendAsync(message, KinemaJsonContext.Wire.TaskResponse, cancellationToken)).Data;
     }
 
+    /// <summary>
+    /// Deletes a task and its result files for good; one that has not ended is cancelled first. A task that does not
+    /// exist (or was already deleted) throws <see cref="KinemaException"/> with status 404.
+    /// </summary>
+    public virtual async Task DeleteAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Delete, $"v1/tasks/{Uri.EscapeDataString(taskId)}");
+        await SendAsync(message, KinemaJsonContext.Wire.DeleteTaskResponse, cancellationToken);
+    }
+
     /// <summary>Every task of this key's tenant matching the filter, newest first, fetched a page at a time.</summary>
     public virtual async IAsyncEnumerable<TaskStatusData> ListAsync(
         TaskListFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -50,6 +50,7 @@ public static partial class KinemaServer
         services.AddSingleton<TaskStatusMapper>();
         services.AddSingleton<GenerationSubmitter>();
         services.AddSingleton<TaskCanceller>();
+        services.AddSingleton<TaskDeleter>();
         services.AddSingleton<VideoImages>();
         services.AddSingleton<Uploads.UploadUrls>();
         services.AddOptions<Uploads.UploadOptions>().BindConfiguration(Uploads.UploadOptions.Section)
@@ -111,6 +112,7 @@ public static partial class KinemaServer
         v1.MapGetTask();
         v1.MapListTasks();
         v1.MapCancelTask();
+        v1.MapDeleteTask();
         v1.MapTaskEvents();
         v1.MapWebhooks();
         v1.MapOpenAiVideos();

@@ -160,6 +160,62 @@ public sealed class TaskLifecycleTests(ServerFixture fixture) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Deleting_a_finished_task_removes_it_its_files_and_its_links_and_only_for_its_tenant()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"delete me","duration":3}""");
+        var task = await Server.Alice.WaitForTerminalAsync(id);
+        var link = task.GetProperty("result").GetProperty("videos")[0].GetProperty("url")[0].GetString()!;
+        using (var before = await Server.Anonymous.GetAsync(link))
+        {
+            before.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        using var otherTenant = await Server.Bob.DeleteAsync($"/v1/tasks/{id}");
+        otherTenant.StatusCode.Should().Be(HttpStatusCode.NotFound, "another tenant's task does not exist for it");
+        (await Server.Alice.GetTaskAsync(id)).GetProperty("status").GetString().Should().Be("completed", "and it deleted nothing");
+
+        using var deleted = await Server.Alice.DeleteAsync($"/v1/tasks/{id}");
+        deleted.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await deleted.Content.ReadAsStringAsync()).Should().Be($$$"""{"code":200,"data":{"task_id":"{{{id}}}","deleted":true}}""");
+        using var gone = await Server.Alice.GetAsync($"/v1/tasks/{id}");
+        gone.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        using var deadLink = await Server.Anonymous.GetAsync(link);
+        deadLink.StatusCode.Should().Be(HttpStatusCode.NotFound, "the signed link named files that are gone");
+        Directory.Exists(Path.Combine(Server.Paths.Results, id)).Should().BeFalse();
+        var listed = JsonDocument.Parse(await Server.Alice.GetStringAsync("/v1/tasks?limit=100")).RootElement.GetProperty("data");
+        listed.EnumerateArray().Select(t => t.GetProperty("id").GetString()).Should().NotContain(id);
+
+        using var again = await Server.Alice.DeleteAsync($"/v1/tasks/{id}");
+        again.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        var error = JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be("task_id");
+        using var malformed = await Server.Alice.DeleteAsync("/v1/tasks/not-a-task-id");
+        malformed.StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Deleting_a_running_render_cancels_it_first_and_leaves_no_files()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"delete me while I render","mode":"pro","duration":15}""");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await Server.Alice.GetTaskAsync(id)).GetProperty("progress").GetInt32() < 5 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        using var client = new KinemaClient(new KinemaClientOptions { BaseAddress = Server.BaseAddress, ApiKey = Server.AliceKey });
+        await client.DeleteAsync(id);
+        await Task.Delay(1500);
+
+        var lookup = () => client.GetAsync(id);
+        (await lookup.Should().ThrowAsync<KinemaException>()).Which.Status.Should().Be(404);
+        Directory.Exists(Path.Combine(Server.Paths.Work, id)).Should().BeFalse("the render was stopped and its scratch files removed");
+        Directory.Exists(Path.Combine(Server.Paths.Results, id)).Should().BeFalse();
+        var deleteAgain = () => client.DeleteAsync(id);
+        (await deleteAgain.Should().ThrowAsync<KinemaException>()).Which.Status.Should().Be(404);
+    }
+
+    [Fact]
     public async Task Listing_pages_10000_tasks_without_duplicates_or_gaps_while_others_are_inserted()
     {
         var key = (await Server.Services.GetRequiredService<Kinema.Core.Tenants.IApiKeyStore>().CreateAsync("bulk", null, CancellationToken.None)).Key;

@@ -12,6 +12,7 @@ internal static class TaskCommands
         yield return Wait();
         yield return Download();
         yield return Cancel();
+        yield return Delete();
         yield return Watch();
         yield return List();
     }
@@ -66,6 +67,14 @@ internal static class TaskCommands
         Print(await client.CancelAsync(id, ct), json);
         return ExitCodes.Success;
     });
+
+    private static Command Delete() => WithTask("delete", "Delete a task and its video for good (a running task is cancelled first).",
+        async (client, id, json, _, ct) =>
+        {
+            await client.DeleteAsync(id, ct);
+            Console.WriteLine(json ? $"{{\"task_id\":{System.Text.Json.JsonSerializer.Serialize(id, CliJsonContext.Default.String)},\"deleted\":true}}" : $"Deleted {id}.");
+            return ExitCodes.Success;
+        });
 
     private static Command Watch() => WithTask("watch", "Print a task's changes as they happen, until it ends.", async (client, id, json, _, ct) =>
     {

@@ -12,6 +12,7 @@ namespace Kinema.Contracts.Json;
 [JsonSerializable(typeof(CreateTaskResponse))]
 [JsonSerializable(typeof(TaskResponse))]
 [JsonSerializable(typeof(CancelTaskResponse))]
+[JsonSerializable(typeof(DeleteTaskResponse))]
 [JsonSerializable(typeof(TaskStatusData))]
 [JsonSerializable(typeof(TaskListResponse))]
 [JsonSerializable(typeof(ErrorResponse))]

@@ -55,6 +55,16 @@ public sealed record TaskStatusData
 /// <param name="Message">Kinema addition, only when billing is on: whether and why the cost was or was not refunded.</param>
 public sealed record CancelTaskResponse(int Code, TaskStatusData Data, string? Message = null);
 
+/// <summary><c>DELETE /v1/tasks/{task_id}</c>'s answer (a Kinema addition).</summary>
+/// <param name="Code">200.</param>
+/// <param name="Data">The task deleted.</param>
+public sealed record DeleteTaskResponse(int Code, DeletedTask Data);
+
+/// <summary>A deleted task.</summary>
+/// <param name="TaskId">Its id, which no longer names anything.</param>
+/// <param name="Deleted">Always true.</param>
+public sealed record DeletedTask(string TaskId, bool Deleted);
+
 /// <summary>The result of a completed task.</summary>
 public sealed record TaskResult(IReadOnlyList<TaskVideo> Videos);
 

@@ -84,30 +84,10 @@ internal static class VideoEndpoints
     }
 
     internal static async Task<Results<JsonHttpResult<VideoDeleted>, JsonHttpResult<ErrorResponse>>> DeleteAsync(
-        string video_id, HttpContext http, ITaskStore store, TaskCanceller canceller, IResultStorage storage,
-        CancellationToken cancellationToken)
-    {
-        var tenant = TenantContext.Get(http);
-        if (await FindAsync(video_id, http, store, cancellationToken) is not { } task)
-        {
-            return VideoNotFound(video_id);
-        }
-
-        if (!task.State.IsTerminal())
-        {
-            // A running render stops (and an upstream is told) before its files and row go.
-            await canceller.CancelAsync(tenant.TenantId, task.Id, cancellationToken);
-        }
-
-        // Files first: should the row's delete then fail, a retried DELETE finds the video and finishes the job.
-        await storage.DeleteAsync(task.Id, cancellationToken);
-        if (!await store.DeleteAsync(tenant.TenantId, task.Id, cancellationToken))
-        {
-            return VideoNotFound(video_id);
-        }
-
-        return TypedResults.Json(new VideoDeleted(task.Id, Deleted: true), OpenAiJsonContext.Default.VideoDeleted);
-    }
+        string video_id, HttpContext http, TaskDeleter deleter, CancellationToken cancellationToken) =>
+        await deleter.DeleteAsync(TenantContext.Get(http).TenantId, video_id, cancellationToken)
+            ? TypedResults.Json(new VideoDeleted(video_id, Deleted: true), OpenAiJsonContext.Default.VideoDeleted)
+            : VideoNotFound(video_id);
 
     internal static async Task<IResult> ContentAsync(
         string video_id, string? variant, HttpContext http, ITaskStore store, IResultStorage storage, VideoImages images,

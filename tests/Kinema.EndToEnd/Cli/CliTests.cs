@@ -163,6 +163,23 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     }
 
     [Fact]
+    public async Task Delete_removes_a_task_and_a_second_delete_is_a_usage_error()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"cli delete","duration":3}""");
+        await Server.Alice.WaitForTerminalAsync(id);
+
+        var deleted = await CliRunner.RunAsync(["delete", id, .. Connection()]);
+        var again = await CliRunner.RunAsync(["delete", id, "--json", .. Connection()]);
+        var status = await CliRunner.RunAsync(["status", id, .. Connection()]);
+
+        deleted.ExitCode.Should().Be(0, deleted.Stderr);
+        deleted.Stdout.Trim().Should().Be($"Deleted {id}.");
+        again.ExitCode.Should().Be(2);
+        again.Stderr.Should().Contain("HTTP 404").And.Contain(id);
+        status.ExitCode.Should().Be(2, "the task no longer exists");
+    }
+
+    [Fact]
     public async Task Keys_create_prints_the_key_last_and_revoke_stops_it()
     {
         var data = Path.Combine(Path.GetTempPath(), "kinema-cli-keys", Guid.NewGuid().ToString("N"));

@@ -139,6 +139,7 @@ internal sealed partial class TaskScheduler(
             {
                 activity.Fail("lease_lost");
                 LogLeaseLost(logger, task.Id, workerId);
+                await RemoveUnclaimedResultsAsync(task);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -153,6 +154,7 @@ internal sealed partial class TaskScheduler(
             // Cancelled by the client, or the lease went to another worker: either way this attempt's work is void.
             activity.Fail("lease_lost");
             LogLeaseLost(logger, task.Id, workerId);
+            await RemoveUnclaimedResultsAsync(task);
         }
         catch (EngineFailureException failure)
         {
@@ -173,6 +175,27 @@ internal sealed partial class TaskScheduler(
         {
             running.Remove(task.Id);
             TryDelete(Path.Combine(paths.Work, task.Id));
+        }
+    }
+
+    /// <summary>
+    /// This attempt may have saved files before its completion was refused (the task was cancelled or deleted
+    /// meanwhile): they go, unless another attempt owns the task. A leftover file is no reason to fail anything.
+    /// </summary>
+    private async Task RemoveUnclaimedResultsAsync(TaskRecord task)
+    {
+        try
+        {
+            if (await UnclaimedResults.RemoveAsync(storage, task.Id, await store.GetAsync(task.TenantId, task.Id, CancellationToken.None),
+                    CancellationToken.None))
+            {
+                LogUnclaimedRemoved(logger, task.Id);
+            }
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            var reason = exception.Message;
+            LogUnclaimedNotRemoved(logger, task.Id, reason);
         }
     }
 
@@ -239,6 +262,12 @@ internal sealed partial class TaskScheduler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: worker {WorkerId} stopped: the task was cancelled or its lease passed to another worker")]
     private static partial void LogLeaseLost(ILogger logger, string taskId, string workerId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} ended or was deleted while its video was saved; the files saved for it were removed")]
+    private static partial void LogUnclaimedRemoved(ILogger logger, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: removing the files saved after it ended failed ({Reason}); they are left behind")]
+    private static partial void LogUnclaimedNotRemoved(ILogger logger, string taskId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} given back to the queue at shutdown")]
     private static partial void LogReleased(ILogger logger, string taskId);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Kinema.Core.Diagnostics;
 using Kinema.Core.Engines;
+using Kinema.Core.Storage;
 using Kinema.Core.Tasks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -18,6 +19,7 @@ internal sealed partial class UpstreamPoller(
     IUpstreamTaskStore store,
     EngineRegistry engines,
     ResultArchiver archiver,
+    IResultStorage archiveStorage,
     UpstreamPollerSignal signal,
     Scheduling.TaskQueueSignal queue,
     IOptions<UpstreamOptions> options,
@@ -153,6 +155,12 @@ internal sealed partial class UpstreamPoller(
                         metrics.UpstreamFinished(handle.Engine, "completed", time.GetUtcNow() - (task.StartedAt ?? task.CreatedAt));
                         LogCompleted(logger, task.Id, handle.Engine);
                     }
+                    else if (await UnclaimedResults.RemoveAsync(archiveStorage, task.Id, await store.FindAsync(task.Id, CancellationToken.None),
+                                 CancellationToken.None))
+                    {
+                        // Cancelled or deleted while its video was being archived: nothing links to the copy any more.
+                        LogUnclaimedRemoved(logger, task.Id);
+                    }
 
                     break;
                 case UpstreamState.Cancelled:
@@ -282,6 +290,9 @@ internal sealed partial class UpstreamPoller(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} completed upstream on {Engine} and archived")]
     private static partial void LogCompleted(ILogger logger, string taskId, string engine);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} ended or was deleted while its video was archived; the copy was removed")]
+    private static partial void LogUnclaimedRemoved(ILogger logger, string taskId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} on {Engine}: poll failed ({Code}: {Reason}); retrying (error {Errors} in a row)")]
     private static partial void LogPollRetry(ILogger logger, string taskId, string engine, string code, string reason, int errors);

@@ -59,6 +59,32 @@ internal sealed class FakeKlingServer : IAsyncDisposable
     public bool ResultsDeleted { get; set; }
     public string? FailWithMessage { get; set; }
 
+    /// <summary>While set and not completed, result downloads wait for it (an archive caught mid-download).</summary>
+    public TaskCompletionSource? HoldResultDownloads { get; set; }
+
+    /// <summary>Result downloads that began, and that were answered in full.</summary>
+    public int ResultDownloadsStarted => _downloadsStarted;
+    public int ResultDownloadsServed => _downloadsServed;
+    private int _downloadsStarted;
+    private int _downloadsServed;
+
+    private async Task<IResult> ResultAsync(string id, CancellationToken cancellationToken)
+    {
+        if (ResultsDeleted || !Tasks.ContainsKey(id))
+        {
+            return Results.NotFound();
+        }
+
+        Interlocked.Increment(ref _downloadsStarted);
+        if (HoldResultDownloads is { } hold)
+        {
+            await hold.Task.WaitAsync(cancellationToken);
+        }
+
+        Interlocked.Increment(ref _downloadsServed);
+        return Results.Bytes(_video, "video/mp4");
+    }
+
     public static async Task<FakeKlingServer> StartAsync(string accessKey, string secretKey)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -70,8 +96,7 @@ internal sealed class FakeKlingServer : IAsyncDisposable
         app.MapPost("/v1/general/advanced-custom-elements", (HttpContext context, CancellationToken _) => fake.CreateElementAsync(context));
         app.MapGet("/v1/general/advanced-custom-elements/{id}", (string id, HttpContext context) => fake.QueryElement(id, context));
         app.MapGet("/v1/videos/{kind}/{id}", (string kind, string id, HttpContext context) => fake.Query(kind, id, context));
-        app.MapGet("/results/{id}.mp4", (string id) => fake.ResultsDeleted || !fake.Tasks.ContainsKey(id)
-            ? Results.NotFound() : Results.Bytes(fake._video, "video/mp4"));
+        app.MapGet("/results/{id}.mp4", (string id, CancellationToken cancellationToken) => fake.ResultAsync(id, cancellationToken));
         await app.StartAsync();
         fake.BaseAddress = new Uri(app.Urls.First());
         return fake;

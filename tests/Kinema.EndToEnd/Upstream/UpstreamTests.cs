@@ -299,6 +299,35 @@ public sealed class UpstreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_task_deleted_while_its_video_is_being_archived_leaves_no_copy_behind()
+    {
+        await using var server = await KinemaTestServer.StartAsync(Settings(relay: false));
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _kling.HoldResultDownloads = hold;
+
+        var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"deleted mid-archive","duration":5}""");
+        await WaitUntilAsync(() => _kling.ResultDownloadsStarted > 0);
+        using (var deleted = await server.Alice.DeleteAsync($"/v1/tasks/{id}"))
+        {
+            deleted.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        hold.SetResult();
+        await WaitUntilAsync(() => _kling.ResultDownloadsServed > 0);
+        // The archive goes on after the delete, saves its copy, and is refused the completion: the copy must go too.
+        var results = Path.Combine(server.Paths.Results, id);
+        var deadline = DateTime.UtcNow.AddSeconds(3);
+        while (DateTime.UtcNow < deadline)
+        {
+            Directory.Exists(results).Should().BeFalse("a deleted task's video must not outlive it");
+            await Task.Delay(50);
+        }
+
+        using var gone = await server.Alice.GetAsync($"/v1/tasks/{id}");
+        gone.StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task A_task_not_finished_by_its_deadline_is_failed_by_the_sweeper()
     {
         var settings = Settings();

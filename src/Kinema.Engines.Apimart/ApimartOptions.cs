@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using Kinema.Core.Upstream;
 
 namespace Kinema.Engines.Apimart;
 
 /// <summary>An upstream speaking Kinema's own contract (<c>Kinema:Engines:Apimart</c>). Enabled when a key is set.</summary>
-public sealed class ApimartOptions : IValidatableObject
+public sealed class ApimartOptions : IValidatableObject, IUpstreamEngineOptions
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "Kinema:Engines:Apimart";

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Kinema.Core.Upstream;
 
 namespace Kinema.Engines.ComfyUI;
 
@@ -6,7 +7,7 @@ namespace Kinema.Engines.ComfyUI;
 /// A ComfyUI server running open video models (Wan, LTX-Video, HunyuanVideo) on the operator's own GPU
 /// (<c>Kinema:Engines:ComfyUI</c>). Enabled when a base URL is set; the workflows say which model runs.
 /// </summary>
-public sealed class ComfyUiOptions : IValidatableObject
+public sealed class ComfyUiOptions : IValidatableObject, IUpstreamEngineOptions
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "Kinema:Engines:ComfyUI";

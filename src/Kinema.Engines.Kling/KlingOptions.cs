@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using Kinema.Core.Upstream;
 
 namespace Kinema.Engines.Kling;
 
 /// <summary>The official Kling API (<c>Kinema:Engines:Kling</c>). The engine is enabled when keys are set.</summary>
-public sealed class KlingOptions : IValidatableObject
+public sealed class KlingOptions : IValidatableObject, IUpstreamEngineOptions
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "Kinema:Engines:Kling";

@@ -10,11 +10,14 @@ namespace Kinema.Cli.Commands;
 
 /// <summary>
 /// <c>kinema backup DIR</c>: a consistent copy of a SQLite data directory while its server runs: the database, the key
-/// that signs result links, and with <c>--results</c> the result files. Restoring is serving from that directory.
+/// that signs result links, the directory's settings, and with <c>--results</c> the result files. Restoring is serving
+/// from that directory.
 /// </summary>
 internal static class BackupCommand
 {
-    private static readonly string[] KeyFiles = ["signing.key", "cli.key"];
+    // The key that signs result links, the key serve saved for the CLI, and the directory's own settings (which may
+    // hold upstream keys): each kept readable by its owner only.
+    private static readonly string[] PrivateFiles = ["signing.key", "cli.key", "appsettings.json"];
 
     public static Command Create()
     {
@@ -67,9 +70,9 @@ internal static class BackupCommand
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Backed up {Count(summary.Tasks, "task")} and {Count(summary.ApiKeys, "API key")} to {target.Database} ({Size(summary.Bytes)}, integrity ok) in {clock.Elapsed.TotalSeconds:0.0} s."));
-            foreach (var name in KeyFiles)
+            foreach (var name in PrivateFiles)
             {
-                CopyKeyFile(Path.Combine(paths.DataDirectory, name), Path.Combine(target.DataDirectory, name));
+                CopyPrivateFile(Path.Combine(paths.DataDirectory, name), Path.Combine(target.DataDirectory, name));
             }
 
             Console.WriteLine(ResultsLine(configuration, paths, target, result.GetValue(results)));
@@ -145,7 +148,7 @@ internal static class BackupCommand
         return (copied, bytes, present);
     }
 
-    private static void CopyKeyFile(string source, string destination)
+    private static void CopyPrivateFile(string source, string destination)
     {
         if (!File.Exists(source))
         {

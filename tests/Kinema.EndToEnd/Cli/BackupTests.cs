@@ -95,6 +95,8 @@ public sealed partial class BackupTests : IAsyncLifetime
     [Fact]
     public async Task A_second_backup_copies_only_the_results_it_lacks()
     {
+        Directory.CreateDirectory(Data);
+        await File.WriteAllTextAsync(Path.Combine(Data, "appsettings.json"), """{"Kinema":{"ResultUrlLifetime":"2.00:00:00"}}""");
         await using (var server = await KinemaTestServer.StartAsync(dataDirectory: Data))
         {
             var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"once","duration":3}""");
@@ -110,6 +112,7 @@ public sealed partial class BackupTests : IAsyncLifetime
         second.ExitCode.Should().Be(0, second.Stderr);
         second.Stdout.Should().MatchRegex(@"Results: copied 0 files \(0 B\); [1-9]\d* were already in the backup");
         withoutResults.Stdout.Should().Contain("Results were not copied: pass --results");
+        (await File.ReadAllTextAsync(Path.Combine(Backup, "appsettings.json"))).Should().Contain("2.00:00:00", "the directory's own settings come along");
     }
 
     [Fact]

@@ -321,6 +321,46 @@ public sealed class PlaygroundTests(PlaygroundFixture fixture)
     }
 
     [Fact]
+    public async Task A_finished_task_is_deleted_from_the_list_only_once_the_user_confirms()
+    {
+        var key = await fixture.NewTenantKeyAsync("deleting");
+        using var client = Server.ClientFor(key);
+        var id = await client.CreateAsync("""{"model":"kling-v3","prompt":"delete me from the page","duration":3}""");
+        (await client.WaitForTerminalAsync(id)).GetProperty("status").GetString().Should().Be("completed");
+
+        await using var playground = await PlaygroundPage.OpenAsync(fixture);
+        var page = playground.Page;
+        await playground.EnterKeyAsync(key);
+        var item = page.Locator($"[data-task-id=\"{id}\"]");
+        await item.GetByRole(AriaRole.Button).First.ClickAsync();
+        await Assertions.Expect(playground.Video).ToHaveCountAsync(1);
+        var delete = item.GetByRole(AriaRole.Button, new() { Name = $"Delete {id}" });
+
+        var asked = new List<string>();
+        void Dismiss(object? sender, IDialog dialog)
+        {
+            asked.Add(dialog.Message);
+            _ = dialog.DismissAsync();
+        }
+
+        page.Dialog += Dismiss;
+        await delete.ClickAsync();
+        page.Dialog -= Dismiss;
+        asked.Should().ContainSingle().Which.Should().Contain(id).And.Contain("for good");
+        await Assertions.Expect(item).ToBeVisibleAsync();
+        (await client.GetTaskAsync(id)).GetProperty("status").GetString().Should().Be("completed", "a dismissed confirmation deletes nothing");
+
+        page.Dialog += (_, dialog) => _ = dialog.AcceptAsync();
+        await delete.ClickAsync();
+        await Assertions.Expect(item).ToHaveCountAsync(0);
+        await Assertions.Expect(playground.Video).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("#tasks-message")).ToHaveTextAsync("No tasks yet.");
+        using var gone = await client.GetAsync($"/v1/tasks/{id}");
+        gone.StatusCode.Should().Be(System.Net.HttpStatusCode.NotFound);
+        playground.ScriptErrors.Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task The_page_fits_a_phone_screen()
     {
         await using var playground = await PlaygroundPage.OpenAsync(fixture, 390, 844);

@@ -104,6 +104,11 @@ export class KinemaApi {
     return (await this.call('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`)).data;
   }
 
+  /** DELETE /v1/tasks/{id}: the task and its files, for good. */
+  async deleteTask(id) {
+    await this.call('DELETE', `/v1/tasks/${encodeURIComponent(id)}`);
+  }
+
   /**
    * Follows GET /v1/tasks/{id}/events until the task ends, calling onTask with every task object. EventSource cannot
    * send an Authorization header, so the stream is read with fetch() and parsed here; a dropped stream is resumed

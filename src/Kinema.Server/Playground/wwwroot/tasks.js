@@ -1,4 +1,4 @@
-// The task list: pages with the cursor, filters by status, cancels, and keeps every unfinished task live — over the
+// The task list: pages with the cursor, filters by status, cancels, deletes, and keeps every unfinished task live — over the
 // event stream for a few, by polling for the rest (a browser gives one origin only six HTTP/1.1 connections).
 import { ApiError, isTerminal } from './api.js';
 import { describeEngine, formatSeconds } from './player.js';
@@ -126,6 +126,27 @@ export class TaskList {
     }
   }
 
+  /** Deletes a finished task and its video for good, once the user confirms; a task already gone just leaves the list. */
+  async remove(id) {
+    if (!window.confirm(`Delete ${id} and its video for good?`)) return;
+    try {
+      await this.api.deleteTask(id);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) {
+        this.fail(error);
+        return;
+      }
+    }
+    this.tasks.delete(id);
+    this.order = this.order.filter((other) => other !== id);
+    this.list.querySelector(`[data-task-id="${CSS.escape(id)}"]`)?.remove();
+    if (this.order.length === 0) this.message.textContent = 'No tasks yet.';
+    if (this.selected === id) {
+      this.selected = null;
+      this.onSelect(null);
+    }
+  }
+
   // ---- live updates ---------------------------------------------------------------------------------------------
 
   follow() {
@@ -238,6 +259,15 @@ export class TaskList {
       cancel.setAttribute('aria-label', `Cancel ${task.id}`);
       cancel.addEventListener('click', () => this.cancel(task.id));
       li.append(cancel);
+    } else {
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'button ghost small task-delete';
+      remove.dataset.role = 'delete';
+      remove.textContent = 'Delete';
+      remove.setAttribute('aria-label', `Delete ${task.id}`);
+      remove.addEventListener('click', () => this.remove(task.id));
+      li.append(remove);
     }
     return li;
   }

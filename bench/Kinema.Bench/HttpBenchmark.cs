@@ -57,7 +57,7 @@ internal static partial class HttpBenchmark
             var kinemaUrl = kinema.Urls.First();
             var bareUrl = bare.Urls.First();
             var taskId = await CreateTaskAsync(kinemaUrl, key);
-            const string body = """{"model":"kling-v3","prompt":"a golden retriever running on the beach, sunset, cinematic","mode":"std","duration":5,"aspect_ratio":"16:9"}""";
+            const string body = CreateBody;
 
             // The same request with one broken rule: everything a create does before the store (auth, rate limit, parse,
             // every rule, the envelope), so the gap to the durable create is what the durable write costs.
@@ -84,8 +84,8 @@ internal static partial class HttpBenchmark
             var kinemaRefused = await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, refusedBody, expectErrors: true);
 
             Console.WriteLine();
-            Console.WriteLine("| measurement | requests/s | p99 latency | ratio to bare | goal |");
-            Console.WriteLine("|---|---|---|---|---|");
+            Console.WriteLine("| measurement | requests/s | p99 latency | server CPU µs a request | ratio to bare | goal |");
+            Console.WriteLine("|---|---|---|---|---|---|");
             Row("bare Kestrel GET (200 B JSON)", bareGet, bareGet, "");
             Row($"Kinema GET /v1/tasks/{{id}} (auth + {provider} read)", kinemaGet, bareGet, provider == "postgres" ? "≥ 0.7×" : "≥ 0.8×");
             Row("bare Kestrel POST (JSON parse + answer)", barePost, barePost, "");
@@ -101,13 +101,76 @@ internal static partial class HttpBenchmark
         }
     }
 
+    /// <summary>
+    /// <c>http-create</c>: only the bare POST and the durable create, alternated for several rounds after one warm-up each,
+    /// so that a change to the create path can be compared run against run in one process.
+    /// </summary>
+    public static async Task<int> RunCreatesAsync(string[] args)
+    {
+        var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 6;
+        var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
+        var rounds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3;
+        var data = Path.Combine(Path.GetTempPath(), "kinema-bench", Guid.NewGuid().ToString("N"));
+        await using var bare = await StartBareAsync();
+        await using var database = await BenchDatabase.CreateAsync("sqlite");
+        var kinema = KinemaServer.Build(new KinemaPaths(data), [], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["urls"] = "http://127.0.0.1:0",
+                ["Kinema:Scheduler:Enabled"] = "false",
+                ["Logging:LogLevel:Default"] = "Warning",
+                ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
+            });
+            builder.Configuration.AddInMemoryCollection(database.Settings);
+        });
+        await kinema.StartAsync();
+        try
+        {
+            var key = (await kinema.Services.GetRequiredService<IApiKeyStore>().CreateAsync("bench", null, CancellationToken.None)).Key;
+            var create = $"{kinema.Urls.First()}/v1/videos/generations";
+            var barePost = $"{bare.Urls.First()}/bare/generations";
+            await WrkAsync(barePost, seconds, connections, null, CreateBody);
+            await WrkAsync(create, seconds, connections, key, CreateBody);
+            var ratios = new List<double>();
+            for (var round = 0; round < rounds; round++)
+            {
+                var baseline = await WrkAsync(barePost, seconds, connections, null, CreateBody);
+                var created = await WrkAsync(create, seconds, connections, key, CreateBody);
+                ratios.Add(created.RequestsPerSecond / baseline.RequestsPerSecond);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {round + 1}: ratio {ratios[^1]:F2}×"));
+            }
+
+            ratios.Sort();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median durable create ratio: {ratios[ratios.Count / 2]:F2}× (goal ≥ 0.5×)"));
+            return 0;
+        }
+        finally
+        {
+            await kinema.StopAsync();
+            await kinema.DisposeAsync();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    private const string CreateBody =
+        """{"model":"kling-v3","prompt":"a golden retriever running on the beach, sunset, cinematic","mode":"std","duration":5,"aspect_ratio":"16:9"}""";
+
     private static void Row(string name, WrkResult result, WrkResult baseline, string goal) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {result.RequestsPerSecond:F0} | {result.P99} | {result.RequestsPerSecond / baseline.RequestsPerSecond:F2}× | {goal} |"));
+            $"| {name} | {result.RequestsPerSecond:F0} | {result.P99} | {result.CpuMicrosecondsPerRequest:F1} | {result.RequestsPerSecond / baseline.RequestsPerSecond:F2}× | {goal} |"));
 
     internal static async Task<WebApplication> StartBareAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // Its content root is a folder of its own, and it watches no files: by default it would watch the working directory
+        // recursively, and Kinema's SQLite writes in a data directory under it would wake that watcher, a cost that is
+        // neither Kinema's nor a bare endpoint's.
+        var root = Directory.CreateTempSubdirectory("kinema-bare-");
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = root.FullName,
+        });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, KinemaJsonContext.Wire));
@@ -172,9 +235,15 @@ internal static partial class HttpBenchmark
             start.ArgumentList.Add(argument);
         }
 
+        // The servers run in this process, and only the one under load works: this process's CPU over the run, divided by
+        // the requests, is the server's CPU a request. It moves less with the neighbours than the throughput does.
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var threadsBefore = ThreadCpu.Snapshot();
         using var process = Process.Start(start)!;
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        var threadsAfter = ThreadCpu.Snapshot();
         File.Delete(script);
         var rps = double.Parse(RequestsPerSecond().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var p99 = P99().Match(output).Groups[1].Value;
@@ -184,11 +253,14 @@ internal static partial class HttpBenchmark
             Console.WriteLine($"  warning: {non2xx.Groups[1].Value} non-2xx answers from {url}");
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {url}: {rps:F0} req/s, p99 {p99}"));
-        return new WrkResult(rps, p99);
+        var requests = double.Parse(Requests().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var cpuPerRequest = cpu.TotalMicroseconds / Math.Max(1, requests);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {url}: {rps:F0} req/s, p99 {p99}, server CPU {cpuPerRequest:F1} µs a request"));
+        Console.WriteLine($"    by thread, µs a request (user+kernel): {ThreadCpu.PerRequest(threadsBefore, threadsAfter, requests)}; {ThreadCpu.Count} threads");
+        return new WrkResult(rps, p99, cpuPerRequest);
     }
 
-    internal sealed record WrkResult(double RequestsPerSecond, string P99)
+    internal sealed record WrkResult(double RequestsPerSecond, string P99, double CpuMicrosecondsPerRequest = 0)
     {
         /// <summary>The p99 in milliseconds (wrk prints us, ms or s).</summary>
         public double P99Milliseconds
@@ -204,6 +276,9 @@ internal static partial class HttpBenchmark
 
     [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]
     private static partial Regex RequestsPerSecond();
+
+    [GeneratedRegex(@"(\d+) requests in")]
+    private static partial Regex Requests();
 
     [GeneratedRegex(@"99%\s+([0-9.]+\w+)")]
     private static partial Regex P99();

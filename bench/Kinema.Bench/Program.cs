@@ -3,6 +3,7 @@ using Kinema.Bench;
 return args.FirstOrDefault() switch
 {
     "http" => await HttpBenchmark.RunAsync(args[1..]),
+    "http-create" => await HttpBenchmark.RunCreatesAsync(args[1..]),
     "billing" => await BillingBenchmark.RunAsync(args[1..]),
     "render" => await RenderBenchmark.RunAsync(args[1..]),
     "store" => await StoreBenchmark.RunAsync(args[1..]),
@@ -16,6 +17,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] [sqlite|postgres] | render [runs] | store [count] [callers] [sqlite|postgres] | sqlite-insert [rows] [rows per transaction] | status-scale [sqlite|postgres] [large] [seconds] [connections] | upstream [in-flight] [sample] [poll-seconds]");
+    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] [sqlite|postgres] | http-create [seconds] [connections] [rounds] | render [runs] | store [count] [callers] [sqlite|postgres] | sqlite-insert [rows] [rows per transaction] | status-scale [sqlite|postgres] [large] [seconds] [connections] | upstream [in-flight] [sample] [poll-seconds]");
     return 2;
 }

@@ -29,7 +29,10 @@ public static partial class KinemaServer
         Directory.CreateDirectory(paths.DataDirectory);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            Args = args,
+            // Options are bound and validated once at start-up, so a changed appsettings.json is never read again anyway.
+            // Watching for changes is not free: it is a recursive inotify watch on the content root, and when the data
+            // directory lies under it (a published app run from its own folder) every SQLite write wakes the watcher.
+            Args = [.. args, "--hostBuilder:reloadConfigOnChange=false"],
             ContentRootPath = AppContext.BaseDirectory,
         });
         // Defaults below every other source, so appsettings.json, the environment and tests can still override them.

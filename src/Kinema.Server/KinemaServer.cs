@@ -103,7 +103,9 @@ public static partial class KinemaServer
             ExceptionHandler = AnswerUnhandledErrorAsync,
             // The middleware logs every exception with its stack. A store outage is logged by the handler in one line; a
             // request the client broke (a body cut short, a client gone mid-upload) is answered 400 and is not the server's fault.
-            SuppressDiagnosticsCallback = context => StoreFaults.IsUnreachable(context.Exception) || context.Exception is BadHttpRequestException,
+            SuppressDiagnosticsCallback = context => StoreFaults.IsUnreachable(context.Exception)
+                                                     || ResultStorageUnavailableException.IsIn(context.Exception)
+                                                     || context.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
         app.UseKeyRateLimiting();
@@ -201,6 +203,15 @@ public static partial class KinemaServer
                 "the task store cannot be reached right now; try again shortly (a create retried with the same Idempotency-Key is never made twice)");
         }
 
+        if (exception is not null && ResultStorageUnavailableException.IsIn(exception))
+        {
+            // The bucket or the results disk, not the task store: the task is safe, only its files cannot be reached now.
+            LogResultStorageUnavailable(logger, context.TraceIdentifier, StoreFaults.Reason(exception));
+            context.Response.Headers.RetryAfter = "5";
+            return ApiErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "the result storage cannot be reached right now; try again shortly");
+        }
+
         LogUnhandled(logger, context.TraceIdentifier, exception);
         return ApiErrors.WriteAsync(context, StatusCodes.Status500InternalServerError,
             $"internal error; quote request id {context.TraceIdentifier} when reporting it");
@@ -220,6 +231,9 @@ public static partial class KinemaServer
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} answered 503: the task store is out of reach ({Kind}: {Reason})")]
     private static partial void LogStoreUnreachable(ILogger logger, string requestId, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} answered 503: the result storage is out of reach ({Reason})")]
+    private static partial void LogResultStorageUnavailable(ILogger logger, string requestId, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in request {RequestId}")]
     private static partial void LogUnhandled(ILogger logger, string requestId, Exception? exception);

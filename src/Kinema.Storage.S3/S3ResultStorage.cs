@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
@@ -42,7 +43,7 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
         var key = Key(taskId, name);
         var contentType = ContentTypes.ForName(name);
         var length = new FileInfo(sourcePath).Length;
-        var etag = length < _options.MultipartThresholdBytes
+        var etag = await GuardAsync("store an object in", async () => length < _options.MultipartThresholdBytes
             ? (await _client.PutObjectAsync(new PutObjectRequest
             {
                 BucketName = _bucket,
@@ -52,7 +53,7 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
                 // S3-compatible stores (s3rver, older MinIO) keep aws-chunked framing inside the object: send it plain.
                 UseChunkEncoding = false,
             }, cancellationToken)).ETag
-            : await UploadInPartsAsync(key, contentType, sourcePath, length, cancellationToken);
+            : await UploadInPartsAsync(key, contentType, sourcePath, length, cancellationToken), cancellationToken);
         return new StoredFile(taskId, name, contentType, length, null) { ETag = etag, LastModified = _time.GetUtcNow() };
     }
 
@@ -70,6 +71,10 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
         catch (AmazonS3Exception exception) when (exception.StatusCode == HttpStatusCode.NotFound)
         {
             return null;
+        }
+        catch (Exception exception) when (IsOutOfReach(exception, cancellationToken))
+        {
+            throw Unavailable("look up an object in", exception);
         }
     }
 
@@ -89,7 +94,7 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
             request.ByteRange = length is null ? new ByteRange($"bytes={offset}-") : new ByteRange(offset, end);
         }
 
-        var response = await _client.GetObjectAsync(request, cancellationToken);
+        var response = await GuardAsync("read an object from", () => _client.GetObjectAsync(request, cancellationToken), cancellationToken);
         // The body streams from the store as it is read; disposing it releases the connection.
         var body = response.ResponseStream;
         var expected = end - offset + 1;
@@ -136,19 +141,23 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
     public async Task DeleteAsync(string taskId, CancellationToken cancellationToken)
     {
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = Segment(taskId) + "/" };
-        ListObjectsV2Response page;
-        do
+        await GuardAsync("delete objects from", async () =>
         {
-            page = await _client.ListObjectsV2Async(request, cancellationToken);
-            // One DELETE per object: a task has two or three, and not every S3-compatible store takes batch deletes.
-            foreach (var item in page.S3Objects ?? [])
+            ListObjectsV2Response page;
+            do
             {
-                await _client.DeleteObjectAsync(_bucket, item.Key, cancellationToken);
-            }
+                page = await _client.ListObjectsV2Async(request, cancellationToken);
+                // One DELETE per object: a task has two or three, and not every S3-compatible store takes batch deletes.
+                foreach (var item in page.S3Objects ?? [])
+                {
+                    await _client.DeleteObjectAsync(_bucket, item.Key, cancellationToken);
+                }
 
-            request.ContinuationToken = page.NextContinuationToken;
-        }
-        while (page.IsTruncated == true);
+                request.ContinuationToken = page.NextContinuationToken;
+            }
+            while (page.IsTruncated == true);
+            return true;
+        }, cancellationToken);
     }
 
     public async IAsyncEnumerable<string> ListIdsAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -159,7 +168,7 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
         ListObjectsV2Response page;
         do
         {
-            page = await _client.ListObjectsV2Async(request, cancellationToken);
+            page = await GuardAsync("list the objects of", () => _client.ListObjectsV2Async(request, cancellationToken), cancellationToken);
             foreach (var item in page.S3Objects ?? [])
             {
                 var slash = item.Key.IndexOf('/', StringComparison.Ordinal);
@@ -197,6 +206,34 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>Runs a request to the store, turning "the store is out of reach" into <see cref="ResultStorageUnavailableException"/>.</summary>
+    private async Task<T> GuardAsync<T>(string action, Func<Task<T>> request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await request();
+        }
+        catch (Exception exception) when (IsOutOfReach(exception, cancellationToken))
+        {
+            throw Unavailable(action, exception);
+        }
+    }
+
+    /// <summary>
+    /// The store's refusals (5xx, a missing bucket, credentials it does not accept), the network's failures and the SDK's
+    /// own timeouts. Not the caller's cancellation, and not Kinema's own checks (a bad name, a range the store got wrong).
+    /// </summary>
+    private static bool IsOutOfReach(Exception exception, CancellationToken cancellationToken) => exception switch
+    {
+        AmazonServiceException or AmazonClientException or HttpRequestException or SocketException or TimeoutException => true,
+        IOException and not EndOfStreamException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        _ => false,
+    };
+
+    private ResultStorageUnavailableException Unavailable(string action, Exception exception) =>
+        new($"cannot {action} the bucket '{_bucket}' at {_options.ServiceUrl ?? _options.Region}: {exception.Message}", exception);
 
     private async Task<string?> UploadInPartsAsync(string key, string contentType, string sourcePath, long length, CancellationToken cancellationToken)
     {

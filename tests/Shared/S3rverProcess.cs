@@ -39,19 +39,20 @@ internal sealed class S3rverProcess : IAsyncDisposable
         ["Kinema:Storage:S3:PresignedUrls"] = presignedUrls ? "true" : "false",
     };
 
-    public static async Task<S3rverProcess> StartAsync(string bucket = "kinema-results")
+    /// <summary>Starts a store; <paramref name="port"/> brings one back where an earlier one listened (an outage ending).</summary>
+    public static async Task<S3rverProcess> StartAsync(string bucket = "kinema-results", int? port = null)
     {
         var script = Path.Combine(NodeModules(), "s3rver", "bin", "s3rver.js");
         var directory = Path.Combine(Path.GetTempPath(), "kinema-s3rver", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var port = FreePort();
+        port ??= FreePort();
         var start = new ProcessStartInfo("node")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { script, "-d", directory, "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-s", "--configure-bucket", bucket })
+        foreach (var argument in new[] { script, "-d", directory, "-a", "127.0.0.1", "-p", port.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), "-s", "--configure-bucket", bucket })
         {
             start.ArgumentList.Add(argument);
         }

@@ -207,13 +207,39 @@ internal sealed partial class TaskScheduler(
         }
     }
 
+    /// <summary>
+    /// A finished render is not thrown away, nor its task failed, because the result storage is out of reach: the save is
+    /// tried again, backing off to <see cref="MaxSaveRetryDelay"/>, while the heartbeat keeps the lease. It ends when the
+    /// storage takes the file, or when the task is cancelled, its lease lost or the node stopped (the token).
+    /// </summary>
+    private async Task<StoredFile> SaveAsync(string taskId, string name, string path, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await storage.SaveAsync(taskId, name, path, cancellationToken);
+            }
+            catch (ResultStorageUnavailableException exception)
+            {
+                var reason = exception.Message;
+                LogSaveRetried(logger, taskId, name, attempt, delay.TotalSeconds, reason);
+                await Task.Delay(delay, time, cancellationToken);
+                delay = delay * 2 < MaxSaveRetryDelay ? delay * 2 : MaxSaveRetryDelay;
+            }
+        }
+    }
+
+    private static readonly TimeSpan MaxSaveRetryDelay = TimeSpan.FromSeconds(30);
+
     private async Task<StoredResult> StoreResultAsync(string taskId, RenderedVideo video, CancellationToken cancellationToken)
     {
-        var videoFile = await storage.SaveAsync(taskId, "video.mp4", video.VideoPath, cancellationToken);
+        var videoFile = await SaveAsync(taskId, "video.mp4", video.VideoPath, cancellationToken);
         string? posterName = null;
         if (video.PosterPath is not null && File.Exists(video.PosterPath))
         {
-            posterName = (await storage.SaveAsync(taskId, "poster.jpg", video.PosterPath, cancellationToken)).Name;
+            posterName = (await SaveAsync(taskId, "poster.jpg", video.PosterPath, cancellationToken)).Name;
         }
 
         return new StoredResult
@@ -244,6 +270,10 @@ internal sealed partial class TaskScheduler(
         {
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Task {TaskId}: {Name} could not be saved (attempt {Attempt}); trying again in {Seconds} s: {Reason}")]
+    private static partial void LogSaveRetried(ILogger logger, string taskId, string name, int attempt, double seconds, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} tasks left running by a previous process")]
     private static partial void LogRecovered(ILogger logger, int count);

@@ -6,20 +6,28 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
     public async Task<StoredFile> SaveAsync(string taskId, string name, string sourcePath, CancellationToken cancellationToken)
     {
         var directory = Path.Combine(root, SafeSegment(taskId));
-        Directory.CreateDirectory(directory);
         var target = Path.Combine(directory, SafeSegment(name));
         var staging = target + ".partial";
-        // Copy then rename, so a reader never sees half a file and a crash leaves only a .partial behind.
-        await using (var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true))
-        await using (var destination = new FileStream(staging, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+        // The scratch file is the caller's: its absence is a bug, not an outage, so it is opened outside the guard.
+        await using var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        try
         {
-            await source.CopyToAsync(destination, cancellationToken);
-            await destination.FlushAsync(cancellationToken);
-            destination.Flush(flushToDisk: true);
-        }
+            Directory.CreateDirectory(directory);
+            // Copy then rename, so a reader never sees half a file and a crash leaves only a .partial behind.
+            await using (var destination = new FileStream(staging, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                await source.CopyToAsync(destination, cancellationToken);
+                await destination.FlushAsync(cancellationToken);
+                destination.Flush(flushToDisk: true);
+            }
 
-        File.Move(staging, target, overwrite: true);
-        return new StoredFile(taskId, name, ContentTypes.ForName(name), new FileInfo(target).Length, target);
+            File.Move(staging, target, overwrite: true);
+            return new StoredFile(taskId, name, ContentTypes.ForName(name), new FileInfo(target).Length, target);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw Unavailable("store a file in", exception);
+        }
     }
 
     public Task<StoredFile?> FindAsync(string taskId, string name, CancellationToken cancellationToken)
@@ -46,9 +54,16 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
     {
         cancellationToken.ThrowIfCancellationRequested();
         var directory = Path.Combine(root, SafeSegment(taskId));
-        if (Directory.Exists(directory))
+        try
         {
-            Directory.Delete(directory, recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw Unavailable("delete files from", exception);
         }
 
         return Task.CompletedTask;
@@ -82,6 +97,9 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
         using var file = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
         file.WriteByte(0);
     }
+
+    private ResultStorageUnavailableException Unavailable(string action, Exception exception) =>
+        new($"cannot {action} the results directory {root}: {exception.Message}", exception);
 
     private static string SafeSegment(string value)
     {

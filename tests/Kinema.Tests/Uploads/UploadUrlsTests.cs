@@ -134,7 +134,7 @@ public sealed class UploadUrlsTests : IDisposable
 
         entry.Level.Should().Be(LogLevel.Warning);
         entry.Exception.Should().BeNull("an unreachable store is an expected, repeated condition, not a bug to trace");
-        entry.Message.Should().Contain("out of reach").And.Contain("HttpRequestException").And.NotContain(Environment.NewLine);
+        entry.Message.Should().Contain("out of reach").And.Contain("ResultStorageUnavailableException").And.Contain("Connection refused").And.NotContain(Environment.NewLine);
     }
 
     [Fact]

@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Kinema.EndToEnd.Infrastructure;
+using Kinema.Testing;
+using SkiaSharp;
+
+namespace Kinema.EndToEnd.Storage;
+
+/// <summary>
+/// The result storage goes away under a running server: requests that need it are answered 503 with Retry-After in the
+/// contract's envelope, not 500, and nothing the store already holds is lost; once the storage is back, a retry works.
+/// </summary>
+public sealed class ResultStorageOutageTests
+{
+    private const string Body = """{"model":"kling-v3","prompt":"a harbour at dusk, its bucket about to go away","duration":3,"aspect_ratio":"16:9"}""";
+
+    [Fact]
+    public async Task A_bucket_out_of_reach_is_answered_503_and_a_delete_retried_once_it_is_back_succeeds()
+    {
+        var s3 = await S3rverProcess.StartAsync();
+        var port = s3.ServiceUrl.Port;
+        try
+        {
+            await using var server = await KinemaTestServer.StartAsync(s3.KinemaSettings());
+            var id = await server.Alice.CreateAsync(Body);
+            var task = await server.Alice.WaitForTerminalAsync(id);
+            task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+            var videoUrl = task.GetProperty("result").GetProperty("videos")[0].GetProperty("url")[0].GetString()!;
+
+            await s3.DisposeAsync();
+            using var anonymous = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+            using var download = await anonymous.GetAsync(videoUrl);
+            using var delete = await server.Alice.DeleteAsync($"/v1/tasks/{id}");
+            using var upload = await server.Alice.PostAsync("/v1/uploads/images", PngForm());
+            var kept = await server.Alice.GetTaskAsync(id);
+
+            foreach (var (name, response) in new[] { ("download", download), ("delete", delete), ("upload", upload) })
+            {
+                await ShouldBeStorageOutageAsync(name, response);
+            }
+
+            kept.GetProperty("status").GetString().Should().Be("completed", "a delete that could not remove the files keeps the task");
+
+            s3 = await S3rverProcess.StartAsync(port: port);
+            using var retried = await server.Alice.DeleteAsync($"/v1/tasks/{id}");
+            using var gone = await server.Alice.GetAsync($"/v1/tasks/{id}");
+            retried.StatusCode.Should().Be(HttpStatusCode.OK, await retried.Content.ReadAsStringAsync());
+            gone.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        }
+        finally
+        {
+            await s3.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_render_that_finishes_while_the_bucket_is_away_waits_for_it_and_is_saved_once_it_is_back()
+    {
+        var s3 = await S3rverProcess.StartAsync();
+        var port = s3.ServiceUrl.Port;
+        var downloads = Path.Combine(Path.GetTempPath(), "kinema-e2e-downloads", Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var server = await KinemaTestServer.StartAsync(s3.KinemaSettings());
+            await s3.DisposeAsync();
+            var id = await server.Alice.CreateAsync(Body);
+
+            // ffprobe reads the scratch video only once the render has finished it: from then on only the save is left.
+            var rendered = Path.Combine(server.Paths.Work, id, "attempt-1", "video.mp4");
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (!await IsFinishedVideoAsync(rendered))
+            {
+                var meanwhile = await server.Alice.GetTaskAsync(id);
+                meanwhile.GetProperty("status").GetString().Should().BeOneOf(["pending", "processing"],
+                    $"a render is not failed for a storage outage: {meanwhile}");
+                DateTime.UtcNow.Should().BeBefore(deadline, "the render should finish in scratch");
+                await Task.Delay(200);
+            }
+
+            // Long enough for two refused saves (1 s, then 2 s apart).
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            var waiting = await server.Alice.GetTaskAsync(id);
+            s3 = await S3rverProcess.StartAsync(port: port);
+            var task = await server.Alice.WaitForTerminalAsync(id);
+            var report = await Ffprobe.ProbeAsync(await server.Alice.DownloadVideoAsync(task, downloads));
+
+            waiting.GetProperty("status").GetString().Should().Be("processing", "a render is not failed for a storage outage");
+            task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+            task.GetProperty("engine").GetString().Should().Be("animatic");
+            (report.VideoCodec, report.Width, report.Height).Should().Be(("h264", 1280, 720));
+            report.Duration.Should().BeApproximately(3, 0.06);
+            report.FrameRate.Should().BeApproximately(24, 0.01);
+            report.AudioCodec.Should().BeNull("the request asked for no audio");
+        }
+        finally
+        {
+            await s3.DisposeAsync();
+            if (Directory.Exists(downloads))
+            {
+                Directory.Delete(downloads, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_results_disk_that_cannot_take_a_file_is_answered_503_until_it_can()
+    {
+        await using var server = await KinemaTestServer.StartAsync();
+        if (Directory.Exists(server.Paths.Results))
+        {
+            Directory.Delete(server.Paths.Results, recursive: true);
+        }
+
+        // A file where the results directory should be: what a failed mount or a broken volume looks like to Kinema.
+        await File.WriteAllTextAsync(server.Paths.Results, "not a directory");
+        using var refused = await server.Alice.PostAsync("/v1/uploads/images", PngForm());
+        File.Delete(server.Paths.Results);
+        using var accepted = await server.Alice.PostAsync("/v1/uploads/images", PngForm());
+
+        await ShouldBeStorageOutageAsync("upload", refused);
+        accepted.StatusCode.Should().Be(HttpStatusCode.OK, await accepted.Content.ReadAsStringAsync());
+    }
+
+    private static async Task ShouldBeStorageOutageAsync(string name, HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, $"{name}: {text}");
+        response.Headers.RetryAfter.Should().NotBeNull(name);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/json", name);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("code").GetInt32().Should().Be(503, name);
+        error.GetProperty("message").GetString().Should().Contain("result storage cannot be reached", name);
+    }
+
+    private static async Task<bool> IsFinishedVideoAsync(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        try
+        {
+            return (await Ffprobe.ProbeAsync(path)).Duration > 2.9;
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or IOException or JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static MultipartFormDataContent PngForm()
+    {
+        var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(TestImages.Solid(64, 36, SKColors.Teal));
+        file.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        form.Add(file, "file", "first.png");
+        return form;
+    }
+}

@@ -148,6 +148,43 @@ public sealed class CrossNodeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_task_given_back_by_a_node_that_stops_is_taken_at_once_by_a_node_that_polls_rarely()
+    {
+        using var onB = _b.ClientFor(_a.AliceKey);
+        var id = await onB.CreateAsync("""{"model":"kling-v3","prompt":"given back in a rolling restart","duration":15,"mode":"pro"}""");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await onB.GetTaskAsync(id)).GetProperty("status").GetString() != "processing")
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, "node A should take the task");
+            await Task.Delay(50);
+        }
+
+        // Node C renders too, but looks at the queue only once a minute by itself: only a notice can wake it sooner.
+        var c = await KinemaTestServer.StartAsync(new Dictionary<string, string?>(Settings(render: true))
+        {
+            ["Kinema:Scheduler:PollInterval"] = "00:01:00",
+        }, Path.Combine(_sharedData, "c"));
+        var a = _a;
+        _a = c;
+        var clock = Stopwatch.StartNew();
+        // A graceful stop, as in a rolling restart: node A gives its task back.
+        await a.DisposeAsync();
+        var stoppedAt = clock.Elapsed;
+        var takenOnC = Path.Combine(c.Paths.Work, id);
+        while (!Directory.Exists(takenOnC) && clock.Elapsed - stoppedAt < TimeSpan.FromSeconds(50))
+        {
+            await Task.Delay(50);
+        }
+
+        var takenAfter = clock.Elapsed - stoppedAt;
+        var task = await onB.WaitForTerminalAsync(id, TimeSpan.FromMinutes(3));
+
+        takenAfter.Should().BeLessThan(TimeSpan.FromSeconds(10), "the release is announced to every node");
+        task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+        task.GetProperty("engine").GetString().Should().Be("animatic");
+    }
+
+    [Fact]
     public async Task Node_b_shows_a_change_made_on_node_a_within_a_second()
     {
         using var onB = _b.ClientFor(_a.AliceKey);

@@ -72,6 +72,16 @@ internal sealed partial class PostgresChangeListener(
             case "c" when parts[2].Length > 0:
                 feed.Publish(parts[2]);
                 break;
+            case "r" when parts[2].Length > 0:
+                feed.Publish(parts[2]);
+                // Given back by a node that stopped, or sent back by an upstream that lost it: any node's worker may take
+                // it now, rather than at its next poll.
+                if (parts[1] != database.NodeId)
+                {
+                    queue.Notify();
+                }
+
+                break;
             case "f" when parts[2].Length > 0:
                 feed.PublishFinished(parts[2]);
                 // A task that ended freed a worker somewhere: pending work may now be claimable.

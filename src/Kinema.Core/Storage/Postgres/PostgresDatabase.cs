@@ -46,7 +46,12 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     /// <summary>Applies pending migrations now (start-up), rather than on the first operation.</summary>
     public Task EnsureSchemaAsync(CancellationToken cancellationToken) => _schema.Value.WaitAsync(cancellationToken);
 
-    /// <summary>A notification payload: kind (<c>n</c>ew, <c>c</c>hanged, <c>f</c>inished), this node, the task.</summary>
+    /// <summary>The notice of a task that is claimable again (released at a node's stop, or requeued): wakes every node's workers.</summary>
+    public const char Runnable = 'r';
+
+    /// <summary>
+    /// A notification payload: kind (<c>n</c>ew, <c>c</c>hanged, <c>f</c>inished, <c>r</c>unnable again), this node, the task.
+    /// </summary>
     public string Payload(char kind, string taskId) => $"{kind}|{NodeId}|{taskId}";
 
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();

@@ -574,7 +574,7 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         }, cancellationToken, refund: true);
 
     public Task<bool> ReleaseAsync(string taskId, string workerId, CancellationToken cancellationToken) =>
-        ChangeAsync('c', taskId, """
+        ChangeAsync(PostgresDatabase.Runnable, taskId, """
             UPDATE tasks SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
             WHERE id = @id AND lease_owner = @worker AND status = 'processing'
             """, parameters =>

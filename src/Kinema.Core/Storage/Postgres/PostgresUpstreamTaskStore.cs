@@ -112,7 +112,7 @@ internal sealed class PostgresUpstreamTaskStore(PostgresDatabase database, TimeP
         }, cancellationToken);
 
     public Task<bool> RequeueLostAsync(string taskId, string upstreamId, string history, CancellationToken cancellationToken) =>
-        Update('c', taskId, """
+        Update(PostgresDatabase.Runnable, taskId, """
             UPDATE tasks SET upstream_id = NULL, next_poll_at = NULL, poll_errors = 0, engine_history = @history,
                              lease_owner = NULL, lease_expires_at = 0, updated_at = @now
             WHERE id = @id AND upstream_id = @upstream AND status = 'processing'

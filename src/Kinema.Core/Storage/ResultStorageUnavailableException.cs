@@ -25,21 +25,6 @@ public sealed class ResultStorageUnavailableException : IOException
     }
 
     /// <summary>True when <paramref name="exception"/> or one it wraps is this one.</summary>
-    public static bool IsIn(Exception exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            if (current is ResultStorageUnavailableException)
-            {
-                return true;
-            }
-
-            if (current is AggregateException aggregate)
-            {
-                return aggregate.InnerExceptions.Any(IsIn);
-            }
-        }
-
-        return false;
-    }
+    public static bool IsIn(Exception exception) =>
+        ExceptionChain.Any(exception, static current => current is ResultStorageUnavailableException);
 }

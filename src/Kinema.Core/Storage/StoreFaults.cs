@@ -14,23 +14,13 @@ internal static class StoreFaults
     // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN (primary codes).
     private static readonly int[] SqliteOutOfReach = [5, 6, 10, 13, 14];
 
-    public static bool IsUnreachable(Exception exception)
+    public static bool IsUnreachable(Exception exception) => ExceptionChain.Any(exception, static current => current switch
     {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            switch (current)
-            {
-                case NpgsqlException { IsTransient: true }:
-                case NpgsqlException { InnerException: IOException or SocketException or TimeoutException }:
-                case SqliteException sqlite when Array.IndexOf(SqliteOutOfReach, sqlite.SqliteErrorCode & 0xFF) >= 0:
-                    return true;
-                case AggregateException aggregate:
-                    return aggregate.InnerExceptions.Any(IsUnreachable);
-            }
-        }
-
-        return false;
-    }
+        NpgsqlException { IsTransient: true } => true,
+        NpgsqlException { InnerException: IOException or SocketException or TimeoutException } => true,
+        SqliteException sqlite => Array.IndexOf(SqliteOutOfReach, sqlite.SqliteErrorCode & 0xFF) >= 0,
+        _ => false,
+    });
 
     /// <summary>The reason in one line: the innermost message, which names the cause (refused, reset, locked …).</summary>
     public static string Reason(Exception exception)

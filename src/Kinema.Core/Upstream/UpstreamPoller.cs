@@ -30,6 +30,7 @@ internal sealed partial class UpstreamPoller(
 {
     /// <summary>How long a claimed poll is reserved: if this node dies mid-poll, the poll comes due again after it.</summary>
     private static readonly TimeSpan ClaimFor = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan StorageRetry = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(250);
 
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _perAccount = new(StringComparer.Ordinal);
@@ -196,6 +197,15 @@ internal sealed partial class UpstreamPoller(
             outcome = "lost";
             await ResubmitLostAsync(task, failure);
         }
+        catch (Exception exception) when (ResultStorageUnavailableException.IsIn(exception) && !cancellationToken.IsCancellationRequested)
+        {
+            // Our storage, not the upstream, is out: the upstream's result is kept for a while, so come back for it soon
+            // rather than after the claim runs out, and do not count it against the upstream's error budget.
+            outcome = "storage_unavailable";
+            LogArchiveDeferred(logger, task.Id, StoreFaults.Reason(exception), StorageRetry.TotalSeconds);
+            await store.SchedulePollAsync(task.Id, handle.UpstreamId, time.GetUtcNow() + StorageRetry, task.Progress, task.PollErrors,
+                cancellationToken);
+        }
         catch (UpstreamException failure)
         {
             LogPollFailed(logger, task.Id, handle.Engine, failure.Code, failure.Message);
@@ -306,6 +316,10 @@ internal sealed partial class UpstreamPoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} passed its upstream deadline and was failed")]
     private static partial void LogOverdue(ILogger logger, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Task {TaskId} finished upstream, but the result storage cannot take its video ({Reason}); trying again in {Seconds} s")]
+    private static partial void LogArchiveDeferred(ILogger logger, string taskId, string reason, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Polling task {TaskId} failed unexpectedly")]
     private static partial void LogPollFault(ILogger logger, string taskId, Exception exception);

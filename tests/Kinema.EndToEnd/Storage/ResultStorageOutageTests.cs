@@ -104,6 +104,62 @@ public sealed class ResultStorageOutageTests
     }
 
     [Fact]
+    public async Task An_upstream_video_that_finishes_while_the_bucket_is_away_is_archived_within_seconds_of_its_return()
+    {
+        var s3 = await S3rverProcess.StartAsync();
+        var port = s3.ServiceUrl.Port;
+        await using var kling = await Upstream.FakeKlingServer.StartAsync("bucket-ak", "bucket-sk");
+        var downloads = Path.Combine(Path.GetTempPath(), "kinema-e2e-downloads", Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var server = await KinemaTestServer.StartAsync(new Dictionary<string, string?>(s3.KinemaSettings())
+            {
+                ["Kinema:Engines:Kling:BaseUrl"] = kling.BaseAddress.ToString(),
+                ["Kinema:Engines:Kling:AccessKey"] = "bucket-ak",
+                ["Kinema:Engines:Kling:SecretKey"] = "bucket-sk",
+                ["Kinema:Upstream:FirstPoll"] = "00:00:00.200",
+                ["Kinema:Upstream:MaxPollInterval"] = "00:00:00.500",
+            });
+            var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            kling.HoldResultDownloads = hold;
+            var id = await server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"a lighthouse whose bucket is away","duration":5}""");
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (kling.ResultDownloadsStarted == 0)
+            {
+                DateTime.UtcNow.Should().BeBefore(deadline, "the upstream should finish and Kinema start to archive its video");
+                await Task.Delay(50);
+            }
+
+            await s3.DisposeAsync();
+            hold.SetResult();
+            // Long enough for the refused archive to have been given up on and put off.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var waiting = await server.Alice.GetTaskAsync(id);
+            s3 = await S3rverProcess.StartAsync(port: port);
+            var back = DateTime.UtcNow;
+            var task = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(60));
+            var archivedAfter = DateTime.UtcNow - back;
+            var report = await Ffprobe.ProbeAsync(await server.Alice.DownloadVideoAsync(task, downloads));
+
+            waiting.GetProperty("status").GetString().Should().Be("processing", "an upstream task is not failed for our storage's outage");
+            task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+            task.GetProperty("engine").GetString().Should().Be("kling");
+            archivedAfter.Should().BeLessThan(TimeSpan.FromSeconds(20), "the archive is retried every few seconds, not after its 2-minute claim");
+            kling.Submissions.Should().Be(1, "the upstream task is archived again, not submitted again");
+            report.VideoCodec.Should().Be("h264");
+            report.Duration.Should().BeGreaterThan(0);
+        }
+        finally
+        {
+            await s3.DisposeAsync();
+            if (Directory.Exists(downloads))
+            {
+                Directory.Delete(downloads, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_results_disk_that_cannot_take_a_file_is_answered_503_until_it_can()
     {
         await using var server = await KinemaTestServer.StartAsync();

@@ -1,10 +1,6 @@
 using System.Globalization;
-using Kinema.Core;
 using Kinema.Core.Billing;
-using Kinema.Core.Tenants;
-using Kinema.Server;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kinema.Bench;
@@ -50,34 +46,10 @@ internal static class BillingBenchmark
 
     private static async Task<HttpBenchmark.WrkResult> MeasureAsync(bool billing, string body, int seconds, int connections)
     {
-        var data = Path.Combine(Path.GetTempPath(), "kinema-bench", Guid.NewGuid().ToString("N"));
-        var kinema = KinemaServer.Build(new KinemaPaths(data), [], builder =>
-        {
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["urls"] = "http://127.0.0.1:0",
-                // The API alone is measured: no renders competing for the two cores.
-                ["Kinema:Scheduler:Enabled"] = "false",
-                ["Logging:LogLevel:Default"] = "Warning",
-                // One key drives all the load: its rate limit must not be what is measured.
-                ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
-                ["Kinema:Billing:Enabled"] = billing ? "true" : "false",
-            });
-        });
-        await kinema.StartAsync();
-        try
-        {
-            var key = (await kinema.Services.GetRequiredService<IApiKeyStore>().CreateAsync("bench", null, CancellationToken.None)).Key;
-            // Enough for every submit the run can make: a refusal (402) would be cheaper than a create and flatter billing.
-            await kinema.Services.GetRequiredService<IBillingStore>().AddCreditsAsync("bench", 1_000_000_000, null, "bench", CancellationToken.None);
-            Console.Write(billing ? "billing on:  " : "billing off: ");
-            return await HttpBenchmark.WrkAsync($"{kinema.Urls.First()}/v1/videos/generations", seconds, connections, key, body);
-        }
-        finally
-        {
-            await kinema.StopAsync();
-            await kinema.DisposeAsync();
-            Directory.Delete(data, recursive: true);
-        }
+        await using var kinema = await BenchKinema.StartAsync([new("Kinema:Billing:Enabled", billing ? "true" : "false")]);
+        // Enough for every submit the run can make: a refusal (402) would be cheaper than a create and flatter billing.
+        await kinema.App.Services.GetRequiredService<IBillingStore>().AddCreditsAsync("bench", 1_000_000_000, null, "bench", CancellationToken.None);
+        Console.Write(billing ? "billing on:  " : "billing off: ");
+        return await HttpBenchmark.WrkAsync($"{kinema.Url}/v1/videos/generations", seconds, connections, kinema.Key, body);
     }
 }

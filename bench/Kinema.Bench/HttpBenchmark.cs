@@ -5,13 +5,9 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Kinema.Contracts.Json;
 using Kinema.Contracts.Responses;
-using Kinema.Core;
-using Kinema.Core.Tenants;
-using Kinema.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -34,71 +30,48 @@ internal static partial class HttpBenchmark
             return 2;
         }
 
-        var data = Path.Combine(Path.GetTempPath(), "kinema-bench", Guid.NewGuid().ToString("N"));
         await using var bare = await StartBareAsync();
         await using var database = await BenchDatabase.CreateAsync(provider);
-        var kinema = KinemaServer.Build(new KinemaPaths(data), [], builder =>
+        await using var kinema = await BenchKinema.StartAsync(database.Settings);
+        var key = kinema.Key;
+        var kinemaUrl = kinema.Url;
+        var bareUrl = bare.Urls.First();
+        var taskId = await CreateTaskAsync(kinemaUrl, key);
+        const string body = CreateBody;
+
+        // The same request with one broken rule: everything a create does before the store (auth, rate limit, parse,
+        // every rule, the envelope), so the gap to the durable create is what the durable write costs.
+        var refusedBody = body.Replace("\"duration\":5", "\"duration\":55", StringComparison.Ordinal);
+        if (refusedBody == body)
         {
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["urls"] = "http://127.0.0.1:0",
-                // The API alone is measured: no renders competing for the two cores.
-                ["Kinema:Scheduler:Enabled"] = "false",
-                ["Logging:LogLevel:Default"] = "Warning",
-                // One key drives all the load: its rate limit must not be what is measured.
-                ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
-            });
-            builder.Configuration.AddInMemoryCollection(database.Settings);
-        });
-        await kinema.StartAsync();
-        try
-        {
-            var key = (await kinema.Services.GetRequiredService<IApiKeyStore>().CreateAsync("bench", null, CancellationToken.None)).Key;
-            var kinemaUrl = kinema.Urls.First();
-            var bareUrl = bare.Urls.First();
-            var taskId = await CreateTaskAsync(kinemaUrl, key);
-            const string body = CreateBody;
-
-            // The same request with one broken rule: everything a create does before the store (auth, rate limit, parse,
-            // every rule, the envelope), so the gap to the durable create is what the durable write costs.
-            var refusedBody = body.Replace("\"duration\":5", "\"duration\":55", StringComparison.Ordinal);
-            if (refusedBody == body)
-            {
-                throw new InvalidOperationException("the refused create's body must break a rule; the create body no longer has \"duration\":5");
-            }
-
-            Console.WriteLine($"wrk -t2 -c{connections} -d{seconds}s, store {provider}, server and load generator share this machine");
-            // Steady state is measured, not start-up: every endpoint first takes one unrecorded run of the same length, so
-            // the JIT has tiered up each path (on two busy cores its background compiler lags the load by many seconds).
-            Console.WriteLine("  warm-up (not recorded):");
-            await WrkAsync($"{bareUrl}/bare/task", seconds, connections, null, null);
-            await WrkAsync($"{kinemaUrl}/v1/tasks/{taskId}", seconds, connections, key, null);
-            await WrkAsync($"{bareUrl}/bare/generations", seconds, connections, null, body);
-            await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, body);
-            await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, refusedBody, expectErrors: true);
-            Console.WriteLine("  measured:");
-            var bareGet = await WrkAsync($"{bareUrl}/bare/task", seconds, connections, null, null);
-            var kinemaGet = await WrkAsync($"{kinemaUrl}/v1/tasks/{taskId}", seconds, connections, key, null);
-            var barePost = await WrkAsync($"{bareUrl}/bare/generations", seconds, connections, null, body);
-            var kinemaPost = await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, body);
-            var kinemaRefused = await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, refusedBody, expectErrors: true);
-
-            Console.WriteLine();
-            Console.WriteLine("| measurement | requests/s | p99 latency | server CPU µs a request | ratio to bare | goal |");
-            Console.WriteLine("|---|---|---|---|---|---|");
-            Row("bare Kestrel GET (200 B JSON)", bareGet, bareGet, "");
-            Row($"Kinema GET /v1/tasks/{{id}} (auth + {provider} read)", kinemaGet, bareGet, provider == "postgres" ? "≥ 0.7×" : "≥ 0.8×");
-            Row("bare Kestrel POST (JSON parse + answer)", barePost, barePost, "");
-            Row($"Kinema POST /v1/videos/generations (validate + durable {provider} insert)", kinemaPost, barePost, provider == "postgres" ? "≥ 0.25×" : "≥ 0.5×");
-            Row("Kinema POST refused by a rule (the same path without the store: 400)", kinemaRefused, barePost, "");
-            return 0;
+            throw new InvalidOperationException("the refused create's body must break a rule; the create body no longer has \"duration\":5");
         }
-        finally
-        {
-            await kinema.StopAsync();
-            await kinema.DisposeAsync();
-            Directory.Delete(data, recursive: true);
-        }
+
+        Console.WriteLine($"wrk -t2 -c{connections} -d{seconds}s, store {provider}, server and load generator share this machine");
+        // Steady state is measured, not start-up: every endpoint first takes one unrecorded run of the same length, so
+        // the JIT has tiered up each path (on two busy cores its background compiler lags the load by many seconds).
+        Console.WriteLine("  warm-up (not recorded):");
+        await WrkAsync($"{bareUrl}/bare/task", seconds, connections, null, null);
+        await WrkAsync($"{kinemaUrl}/v1/tasks/{taskId}", seconds, connections, key, null);
+        await WrkAsync($"{bareUrl}/bare/generations", seconds, connections, null, body);
+        await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, body);
+        await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, refusedBody, expectErrors: true);
+        Console.WriteLine("  measured:");
+        var bareGet = await WrkAsync($"{bareUrl}/bare/task", seconds, connections, null, null);
+        var kinemaGet = await WrkAsync($"{kinemaUrl}/v1/tasks/{taskId}", seconds, connections, key, null);
+        var barePost = await WrkAsync($"{bareUrl}/bare/generations", seconds, connections, null, body);
+        var kinemaPost = await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, body);
+        var kinemaRefused = await WrkAsync($"{kinemaUrl}/v1/videos/generations", seconds, connections, key, refusedBody, expectErrors: true);
+
+        Console.WriteLine();
+        Console.WriteLine("| measurement | requests/s | p99 latency | server CPU µs a request | ratio to bare | goal |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        Row("bare Kestrel GET (200 B JSON)", bareGet, bareGet, "");
+        Row($"Kinema GET /v1/tasks/{{id}} (auth + {provider} read)", kinemaGet, bareGet, provider == "postgres" ? "≥ 0.7×" : "≥ 0.8×");
+        Row("bare Kestrel POST (JSON parse + answer)", barePost, barePost, "");
+        Row($"Kinema POST /v1/videos/generations (validate + durable {provider} insert)", kinemaPost, barePost, provider == "postgres" ? "≥ 0.25×" : "≥ 0.5×");
+        Row("Kinema POST refused by a rule (the same path without the store: 400)", kinemaRefused, barePost, "");
+        return 0;
     }
 
     /// <summary>
@@ -110,47 +83,26 @@ internal static partial class HttpBenchmark
         var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 6;
         var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
         var rounds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3;
-        var data = Path.Combine(Path.GetTempPath(), "kinema-bench", Guid.NewGuid().ToString("N"));
         await using var bare = await StartBareAsync();
         await using var database = await BenchDatabase.CreateAsync("sqlite");
-        var kinema = KinemaServer.Build(new KinemaPaths(data), [], builder =>
+        await using var kinema = await BenchKinema.StartAsync(database.Settings);
+        var key = kinema.Key;
+        var create = $"{kinema.Url}/v1/videos/generations";
+        var barePost = $"{bare.Urls.First()}/bare/generations";
+        await WrkAsync(barePost, seconds, connections, null, CreateBody);
+        await WrkAsync(create, seconds, connections, key, CreateBody);
+        var ratios = new List<double>();
+        for (var round = 0; round < rounds; round++)
         {
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["urls"] = "http://127.0.0.1:0",
-                ["Kinema:Scheduler:Enabled"] = "false",
-                ["Logging:LogLevel:Default"] = "Warning",
-                ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
-            });
-            builder.Configuration.AddInMemoryCollection(database.Settings);
-        });
-        await kinema.StartAsync();
-        try
-        {
-            var key = (await kinema.Services.GetRequiredService<IApiKeyStore>().CreateAsync("bench", null, CancellationToken.None)).Key;
-            var create = $"{kinema.Urls.First()}/v1/videos/generations";
-            var barePost = $"{bare.Urls.First()}/bare/generations";
-            await WrkAsync(barePost, seconds, connections, null, CreateBody);
-            await WrkAsync(create, seconds, connections, key, CreateBody);
-            var ratios = new List<double>();
-            for (var round = 0; round < rounds; round++)
-            {
-                var baseline = await WrkAsync(barePost, seconds, connections, null, CreateBody);
-                var created = await WrkAsync(create, seconds, connections, key, CreateBody);
-                ratios.Add(created.RequestsPerSecond / baseline.RequestsPerSecond);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {round + 1}: ratio {ratios[^1]:F2}×"));
-            }
+            var baseline = await WrkAsync(barePost, seconds, connections, null, CreateBody);
+            var created = await WrkAsync(create, seconds, connections, key, CreateBody);
+            ratios.Add(created.RequestsPerSecond / baseline.RequestsPerSecond);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {round + 1}: ratio {ratios[^1]:F2}×"));
+        }
 
-            ratios.Sort();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median durable create ratio: {ratios[ratios.Count / 2]:F2}× (goal ≥ 0.5×)"));
-            return 0;
-        }
-        finally
-        {
-            await kinema.StopAsync();
-            await kinema.DisposeAsync();
-            Directory.Delete(data, recursive: true);
-        }
+        ratios.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median durable create ratio: {ratios[ratios.Count / 2]:F2}× (goal ≥ 0.5×)"));
+        return 0;
     }
 
     private const string CreateBody =

@@ -250,25 +250,21 @@ export class TaskList {
     bar.hidden = isTerminal(task.status) && task.status !== 'completed';
     li.querySelector('.task-error').textContent = task.error ? `${task.error.code}: ${task.error.message}` : '';
     li.querySelector('.task-open').addEventListener('click', () => this.select(task.id));
-    if (!isTerminal(task.status)) {
-      const cancel = document.createElement('button');
-      cancel.type = 'button';
-      cancel.className = 'button ghost small task-cancel';
-      cancel.dataset.role = 'cancel';
-      cancel.textContent = 'Cancel';
-      cancel.setAttribute('aria-label', `Cancel ${task.id}`);
-      cancel.addEventListener('click', () => this.cancel(task.id));
-      li.append(cancel);
-    } else {
-      const remove = document.createElement('button');
-      remove.type = 'button';
-      remove.className = 'button ghost small task-delete';
-      remove.dataset.role = 'delete';
-      remove.textContent = 'Delete';
-      remove.setAttribute('aria-label', `Delete ${task.id}`);
-      remove.addEventListener('click', () => this.remove(task.id));
-      li.append(remove);
-    }
+    li.append(isTerminal(task.status)
+      ? taskButton('delete', 'Delete', task.id, () => this.remove(task.id))
+      : taskButton('cancel', 'Cancel', task.id, () => this.cancel(task.id)));
     return li;
   }
+}
+
+/** A small button acting on one task: its role names it for tests and its label for screen readers. */
+function taskButton(role, label, taskId, onClick) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = `button ghost small task-${role}`;
+  button.dataset.role = role;
+  button.textContent = label;
+  button.setAttribute('aria-label', `${label} ${taskId}`);
+  button.addEventListener('click', onClick);
+  return button;
 }

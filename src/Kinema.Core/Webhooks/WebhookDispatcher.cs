@@ -27,7 +27,9 @@ internal sealed partial class WebhookDispatcher(
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "kinema-webhooks";
-    private static readonly TimeSpan ClaimFor = TimeSpan.FromMinutes(2);
+    // A claimed delivery is attempted at once and lasts at most its timeout; the margin covers recording the outcome. A
+    // claim longer than that would only delay the next attempt after its node died mid-delivery.
+    private static readonly TimeSpan ClaimMargin = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan Idle = TimeSpan.FromMilliseconds(500);
     private readonly SemaphoreSlim _wake = new(0, 1);
 
@@ -45,7 +47,7 @@ internal sealed partial class WebhookDispatcher(
                 try
                 {
                     await store.EnqueueFinishedTasksAsync(200, payloads.TaskJson, stoppingToken);
-                    var due = await store.ClaimDueAsync(Math.Max(1, slots.CurrentCount), ClaimFor, stoppingToken);
+                    var due = await store.ClaimDueAsync(Math.Max(1, slots.CurrentCount), settings.Timeout + ClaimMargin, stoppingToken);
                     outage.Succeeded();
                     foreach (var delivery in due)
                     {

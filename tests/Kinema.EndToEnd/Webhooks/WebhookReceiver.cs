@@ -23,6 +23,9 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     public ConcurrentQueue<Received> Deliveries { get; } = new();
     public ConcurrentQueue<string> RedirectTargetHits { get; } = new();
     public Func<int, int> Answer { get; set; } = _ => 200;
+
+    /// <summary>While set, a delivery is received but not answered until it completes (a receiver that hangs).</summary>
+    public Task? Hold { get; set; }
     public string? Secret { get; set; }
 
     public sealed record Received(string Id, string Timestamp, string Signature, string Body, bool SignatureValid, string Path);
@@ -42,6 +45,11 @@ internal sealed class WebhookReceiver : IAsyncDisposable
             var timestamp = context.Request.Headers["webhook-timestamp"].ToString();
             var signature = context.Request.Headers["webhook-signature"].ToString();
             receiver.Deliveries.Enqueue(new Received(id, timestamp, signature, body, receiver.Verify(id, timestamp, signature, body), name));
+            if (receiver.Hold is { } hold)
+            {
+                await hold.WaitAsync(context.RequestAborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             var status = receiver.Answer(receiver.Deliveries.Count);
             if (status is >= 300 and < 400)
             {

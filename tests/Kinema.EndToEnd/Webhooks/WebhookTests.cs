@@ -204,7 +204,7 @@ public sealed class WebhookTests : IAsyncLifetime
             await client.WaitForTerminalAsync(id);
             await WaitForAsync(() => !_receiver.Deliveries.IsEmpty);
             // The receiver answers before the server records the 503. Killed in between, the attempt is still claimed,
-            // and it comes due again only when its claim runs out (2 min), which is a different test. Wait for the record.
+            // and it comes due again only when its claim runs out, which is the next test. Wait for the record.
             var attempts = 0;
             for (var deadline = DateTime.UtcNow.AddSeconds(30); attempts == 0 && DateTime.UtcNow < deadline; await Task.Delay(50))
             {
@@ -226,5 +226,50 @@ public sealed class WebhookTests : IAsyncLifetime
         _receiver.Deliveries.Select(d => d.Id).Distinct().Should().ContainSingle();
         _receiver.Deliveries.Should().AllSatisfy(d => d.SignatureValid.Should().BeTrue());
         Directory.Delete(data, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_delivery_in_flight_when_its_server_is_killed_is_sent_again_once_its_claim_runs_out()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-webhook-kill", Guid.NewGuid().ToString("N"));
+        // The claim lasts the attempt's timeout and a margin (15 s): with a 2 s timeout, 17 s after the claim.
+        var environment = new Dictionary<string, string> { ["KINEMA__WEBHOOKS__TIMEOUT"] = "00:00:02" };
+        var hang = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _receiver.Hold = hang.Task;
+        try
+        {
+            await using (var first = await ServerProcess.StartAsync(data, environment))
+            {
+                var key = (await File.ReadAllTextAsync(new KinemaPaths(data).CliKey)).Trim();
+                using var client = new HttpClient { BaseAddress = first.BaseAddress };
+                client.DefaultRequestHeaders.Authorization = new("Bearer", key);
+                _receiver.Secret = await SecretAsync(client);
+                var id = await client.CreateAsync($$"""{"model":"kling-v3","prompt":"killed mid-delivery","duration":3,"callback_url":"{{_receiver.Url("kill")}}"}""");
+                await client.WaitForTerminalAsync(id);
+                await WaitForAsync(() => !_receiver.Deliveries.IsEmpty);
+                await first.KillAsync();
+            }
+
+            _receiver.Hold = null;
+            var firstId = _receiver.Deliveries.First().Id;
+            await using (var second = await ServerProcess.StartAsync(data, environment))
+            {
+                var restarted = DateTime.UtcNow;
+                await WaitForAsync(() => _receiver.Deliveries.Count(d => d.Id == firstId) > 1, 45);
+                (DateTime.UtcNow - restarted).Should().BeLessThan(TimeSpan.FromSeconds(30),
+                    "the claim of an attempt that died with its server lasts its timeout and a margin, not minutes");
+            }
+
+            _receiver.Deliveries.Select(d => d.Id).Distinct().Should().ContainSingle("the same delivery is sent again, not a new one");
+            _receiver.Deliveries.Should().AllSatisfy(d => d.SignatureValid.Should().BeTrue());
+        }
+        finally
+        {
+            hang.TrySetResult();
+            if (Directory.Exists(data))
+            {
+                Directory.Delete(data, recursive: true);
+            }
+        }
     }
 }

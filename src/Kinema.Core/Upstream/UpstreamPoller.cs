@@ -30,7 +30,6 @@ internal sealed partial class UpstreamPoller(
 {
     /// <summary>How long a claimed poll is reserved: if this node dies mid-poll, the poll comes due again after it.</summary>
     private static readonly TimeSpan ClaimFor = TimeSpan.FromMinutes(2);
-    private static readonly TimeSpan StorageRetry = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(250);
 
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _perAccount = new(StringComparer.Ordinal);
@@ -199,11 +198,12 @@ internal sealed partial class UpstreamPoller(
         }
         catch (Exception exception) when (ResultStorageUnavailableException.IsIn(exception) && !cancellationToken.IsCancellationRequested)
         {
-            // Our storage, not the upstream, is out: the upstream's result is kept for a while, so come back for it soon
-            // rather than after the claim runs out, and do not count it against the upstream's error budget.
+            // Our storage, not the upstream, is out: the upstream's result is kept for a while, so come back for it at the
+            // next poll rather than after the claim runs out, and do not count it against the upstream's error budget.
             outcome = "storage_unavailable";
-            LogArchiveDeferred(logger, task.Id, StoreFaults.Reason(exception), StorageRetry.TotalSeconds);
-            await store.SchedulePollAsync(task.Id, handle.UpstreamId, time.GetUtcNow() + StorageRetry, task.Progress, task.PollErrors,
+            var retry = PollSchedule.NextDelay(age, _options);
+            LogArchiveDeferred(logger, task.Id, StoreFaults.Reason(exception), retry.TotalSeconds);
+            await store.SchedulePollAsync(task.Id, handle.UpstreamId, time.GetUtcNow() + retry, task.Progress, task.PollErrors,
                 cancellationToken);
         }
         catch (UpstreamException failure)
@@ -318,7 +318,7 @@ internal sealed partial class UpstreamPoller(
     private static partial void LogOverdue(ILogger logger, string taskId);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Task {TaskId} finished upstream, but the result storage cannot take its video ({Reason}); trying again in {Seconds} s")]
+        Message = "Task {TaskId} finished upstream, but the result storage cannot take its video ({Reason}); trying again in {Seconds:0.#} s")]
     private static partial void LogArchiveDeferred(ILogger logger, string taskId, string reason, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Polling task {TaskId} failed unexpectedly")]

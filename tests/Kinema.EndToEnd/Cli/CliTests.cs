@@ -56,6 +56,8 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     [Fact]
     public async Task Json_output_of_status_and_tasks_parses()
     {
+        // "tasks --limit 2" must find two tasks whichever test of this class runs first on the shared server.
+        await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"json, the earlier one","duration":3}""");
         var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"json","duration":3}""");
 
         var status = await CliRunner.RunAsync(["status", id, "--json", .. Connection()]);

@@ -31,8 +31,9 @@ public interface ITaskStore
     Task<TaskPage> ListAsync(string tenantId, TaskQuery query, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Removes a tenant's task row (its result files are the caller's to remove from result storage); true when it
-    /// existed. Cancel a running task first: a worker still holding the lease loses it and its completion is refused.
+    /// Removes a tenant's task row and its webhook deliveries, sent or not, in one transaction (its result files are the
+    /// caller's to remove from result storage); true when it existed. Nothing is announced about a task once it is
+    /// deleted. Cancel a running task first: a worker still holding the lease loses it and its completion is refused.
     /// </summary>
     Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken);
 

@@ -286,6 +286,33 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Deleting_a_task_withdraws_its_webhook_deliveries_and_keeps_the_others()
+    {
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", [WebhookEvents.Completed], CancellationToken.None);
+        var deleted = (await Node.Tasks.CreateAsync(NewTask(prompt: "deleted"), CancellationToken.None)).Task!.Id;
+        Time.Advance(TimeSpan.FromMilliseconds(5));
+        var kept = (await Node.Tasks.CreateAsync(NewTask(prompt: "kept"), CancellationToken.None)).Task!.Id;
+        foreach (var id in new[] { deleted, kept })
+        {
+            (await Node.Tasks.ClaimNextAsync("w", Lease, CancellationToken.None))!.Id.Should().Be(id);
+            (await Node.Tasks.CompleteAsync(id, "w", new StoredResult { VideoName = "v.mp4" }, CancellationToken.None)).Should().BeTrue();
+        }
+
+        (await Node.Webhooks.EnqueueFinishedTasksAsync(100, task => $$"""{"id":"{{task.Id}}"}""", CancellationToken.None)).Should().Be(2);
+        var inFlight = (await Node.Webhooks.ClaimDueAsync(10, TimeSpan.FromSeconds(1), CancellationToken.None)).Single(d => d.TaskId == deleted);
+
+        (await Node.Tasks.DeleteAsync("t1", deleted, CancellationToken.None)).Should().BeTrue();
+
+        (await Node.Webhooks.ListDeliveriesAsync("t1", 100, CancellationToken.None)).Select(d => d.TaskId).Should().Equal(kept);
+        // An attempt that was on the wire when the task went records nothing and breaks nothing.
+        await Node.Webhooks.RecordAttemptAsync(inFlight.Id, new WebhookAttempt("retry", 503, "busy", Time.GetUtcNow()), CancellationToken.None);
+        (await Node.Webhooks.ReplayAsync("t1", inFlight.Id, CancellationToken.None)).Should().BeFalse("the delivery went with its task");
+        Time.Advance(TimeSpan.FromSeconds(2));
+        (await Node.Webhooks.ClaimDueAsync(10, TimeSpan.FromMinutes(1), CancellationToken.None)).Select(d => d.TaskId).Should().Equal(kept);
+        (await Node.Webhooks.EnqueueFinishedTasksAsync(100, task => $$"""{"id":"{{task.Id}}"}""", CancellationToken.None)).Should().Be(0);
+    }
+
+    [Fact]
     public async Task Facade_videos_are_announced_with_openai_video_events_to_the_endpoints_that_want_them()
     {
         await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", WebhookEvents.All, CancellationToken.None);

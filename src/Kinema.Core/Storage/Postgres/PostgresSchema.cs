@@ -143,6 +143,10 @@ internal static class PostgresSchema
         CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger
             FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
         """,
+        // Deleting a task withdraws its webhook deliveries: found by task, not by scanning the outbox.
+        """
+        CREATE INDEX ix_webhook_deliveries_task ON webhook_deliveries(task_id);
+        """,
     ];
 
     /// <summary>The schema version this build writes.</summary>

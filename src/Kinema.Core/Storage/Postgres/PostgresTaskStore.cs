@@ -624,23 +624,43 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
     public async Task<bool> DeleteAsync(string tenantId, string taskId, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // Announced like a change, so other nodes drop their cached state of the task.
-        await using var command = new NpgsqlCommand("""
+        await using (var command = new NpgsqlCommand("""
             WITH deleted AS (DELETE FROM tasks WHERE id = @id AND tenant_id = @tenant RETURNING id)
             SELECT pg_notify(@channel, @payload) FROM deleted
-            """, connection);
-        command.Parameters.AddWithValue("id", taskId);
-        command.Parameters.AddWithValue("tenant", tenantId);
-        command.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
-        command.Parameters.AddWithValue("payload", _database.Payload('c', taskId));
-        var rows = 0;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+            """, connection, transaction))
         {
-            rows++;
+            command.Parameters.AddWithValue("id", taskId);
+            command.Parameters.AddWithValue("tenant", tenantId);
+            command.Parameters.AddWithValue("channel", PostgresDatabase.Channel);
+            command.Parameters.AddWithValue("payload", _database.Payload('c', taskId));
+            var rows = 0;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows++;
+            }
+
+            if (rows != 1)
+            {
+                return false;
+            }
         }
 
-        return rows == 1;
+        // Its deliveries carry its prompt and links: they go with it, and none is sent after the delete. A statement of
+        // its own, after the task's: an announcing sweep that held the task's row lock has committed its deliveries by
+        // the time the delete above got the row, and only a later statement's snapshot sees them.
+        await using (var deliveries = new NpgsqlCommand(
+            "DELETE FROM webhook_deliveries WHERE task_id = @id AND tenant_id = @tenant", connection, transaction))
+        {
+            deliveries.Parameters.AddWithValue("id", taskId);
+            deliveries.Parameters.AddWithValue("tenant", tenantId);
+            await deliveries.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     public async Task<int> CountPendingAsync(CancellationToken cancellationToken)

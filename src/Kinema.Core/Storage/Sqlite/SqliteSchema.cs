@@ -5,7 +5,7 @@ namespace Kinema.Core.Storage.Sqlite;
 /// <summary>The schema, versioned with <c>PRAGMA user_version</c> so later releases can migrate forward.</summary>
 internal static class SqliteSchema
 {
-    private const int CurrentVersion = 2;
+    private const int CurrentVersion = 3;
 
     private const string Version1 = """
         CREATE TABLE IF NOT EXISTS tasks (
@@ -132,6 +132,11 @@ internal static class SqliteSchema
             BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
         """;
 
+    // Deleting a task withdraws its webhook deliveries: found by task, not by scanning the outbox.
+    private const string Version3 = """
+        CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_task ON webhook_deliveries(task_id);
+        """;
+
     public static void Apply(SqliteConnection connection)
     {
         using var read = connection.CreateCommand();
@@ -156,6 +161,14 @@ internal static class SqliteSchema
             SqliteDatabase.Execute(connection, "BEGIN IMMEDIATE;");
             SqliteDatabase.Execute(connection, Version2);
             SqliteDatabase.Execute(connection, "PRAGMA user_version=2;");
+            SqliteDatabase.Execute(connection, "COMMIT;");
+        }
+
+        if (version < 3)
+        {
+            SqliteDatabase.Execute(connection, "BEGIN IMMEDIATE;");
+            SqliteDatabase.Execute(connection, Version3);
+            SqliteDatabase.Execute(connection, "PRAGMA user_version=3;");
             SqliteDatabase.Execute(connection, "COMMIT;");
         }
     }

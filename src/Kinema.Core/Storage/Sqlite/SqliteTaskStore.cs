@@ -298,7 +298,15 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
             command.CommandText = "DELETE FROM tasks WHERE id = $id AND tenant_id = $tenant";
             command.Parameters.AddWithValue("$id", taskId);
             command.Parameters.AddWithValue("$tenant", tenantId);
-            return command.ExecuteNonQuery() == 1;
+            if (command.ExecuteNonQuery() != 1)
+            {
+                return false;
+            }
+
+            // Its deliveries carry its prompt and links: they go with it, and none is sent after the delete.
+            command.CommandText = "DELETE FROM webhook_deliveries WHERE task_id = $id AND tenant_id = $tenant";
+            command.ExecuteNonQuery();
+            return true;
         }, cancellationToken);
 
     public Task<int> CountPendingAsync(CancellationToken cancellationToken)

@@ -19,47 +19,86 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
     /// <summary>The largest result accepted.</summary>
     public const long MaxVideoBytes = 4L * 1024 * 1024 * 1024;
 
-    /// <summary>Downloads, checks and stores the result.</summary>
+    /// <summary>
+    /// How long a copy kept for a storage outage waits for its next try before <see cref="RemoveStaleCopies"/> takes
+    /// it: its task is then being polled by another node, or has ended.
+    /// </summary>
+    public static readonly TimeSpan KeptCopyIdleLimit = TimeSpan.FromHours(1);
+
+    private const string VideoFile = "video.mp4";
+    private const string PosterFile = "poster.jpg";
+    private const string SourceFile = "upstream-id";
+
+    /// <summary>
+    /// Downloads, checks and stores the result. When Kinema's own storage is out, the checked download is kept in the
+    /// task's scratch directory and the next try on this node stores it without downloading it again.
+    /// </summary>
     /// <exception cref="UpstreamException">
     /// Transient when the download failed; RequestRefused when the file is not a video, or the URL points at a private
     /// address (a permanent refusal: retrying it until the deadline would only hide the reason).
     /// </exception>
     /// <param name="taskId">The task the result belongs to.</param>
+    /// <param name="upstreamId">The upstream's task id: a kept copy is reused only for the upstream task it came from.</param>
     /// <param name="status">The upstream's success, with the result's URLs.</param>
     /// <param name="host">The engine, when it serves results from its own configured host.</param>
     /// <param name="cancellationToken">Stops the download.</param>
-    public async Task<StoredResult> ArchiveAsync(string taskId, UpstreamStatus status, IUpstreamResultHost? host, CancellationToken cancellationToken)
+    public async Task<StoredResult> ArchiveAsync(
+        string taskId, string upstreamId, UpstreamStatus status, IUpstreamResultHost? host, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(status);
         var videoUrl = status.VideoUrls.FirstOrDefault()
                        ?? throw new UpstreamException(UpstreamErrorKind.RequestRefused, "upstream_no_result", "the upstream reported success without a video URL");
         var work = Path.Combine(paths.Work, taskId, "archive");
-        Directory.CreateDirectory(work);
+        var keep = false;
         try
         {
-            var videoPath = Path.Combine(work, "video.mp4");
-            await DownloadAsync(videoUrl, videoPath, MaxVideoBytes, host, cancellationToken);
+            var videoPath = Path.Combine(work, VideoFile);
+            var posterPath = Path.Combine(work, PosterFile);
+            if (HoldsCopyOf(work, upstreamId))
+            {
+                Directory.SetLastWriteTimeUtc(work, DateTime.UtcNow);
+            }
+            else
+            {
+                if (Directory.Exists(work))
+                {
+                    Directory.Delete(work, recursive: true);
+                }
+
+                Directory.CreateDirectory(work);
+                var partial = Path.Combine(work, "video.partial.mp4");
+                await DownloadAsync(videoUrl, partial, MaxVideoBytes, host, cancellationToken);
+                _ = await MediaProbe.ProbeAsync(partial, cancellationToken)
+                    ?? throw new UpstreamException(UpstreamErrorKind.RequestRefused, "upstream_bad_result", "the upstream's result is not a playable video");
+                if (status.CoverUrl is { } cover)
+                {
+                    try
+                    {
+                        var partialPoster = Path.Combine(work, "poster.partial.jpg");
+                        await DownloadAsync(cover, partialPoster, 20L * 1024 * 1024, host, cancellationToken);
+                        File.Move(partialPoster, posterPath);
+                    }
+                    catch (UpstreamException)
+                    {
+                        // A cover is a nicety; the video is what the task promised.
+                    }
+                }
+
+                // Renamed and labelled only once checked, so a copy found later is always a whole, playable video.
+                File.Move(partial, videoPath);
+                await File.WriteAllTextAsync(Path.Combine(work, SourceFile), upstreamId, cancellationToken);
+            }
+
             var facts = await MediaProbe.ProbeAsync(videoPath, cancellationToken)
                         ?? throw new UpstreamException(UpstreamErrorKind.RequestRefused, "upstream_bad_result", "the upstream's result is not a playable video");
-            await storage.SaveAsync(taskId, "video.mp4", videoPath, cancellationToken);
-            string? posterName = null;
-            if (status.CoverUrl is { } cover)
-            {
-                try
-                {
-                    var coverPath = Path.Combine(work, "poster.jpg");
-                    await DownloadAsync(cover, coverPath, 20L * 1024 * 1024, host, cancellationToken);
-                    posterName = (await storage.SaveAsync(taskId, "poster.jpg", coverPath, cancellationToken)).Name;
-                }
-                catch (UpstreamException)
-                {
-                    // A cover is a nicety; the video is what the task promised.
-                }
-            }
+            await storage.SaveAsync(taskId, VideoFile, videoPath, cancellationToken);
+            var posterName = File.Exists(posterPath)
+                ? (await storage.SaveAsync(taskId, PosterFile, posterPath, cancellationToken)).Name
+                : null;
 
             return new StoredResult
             {
-                VideoName = "video.mp4",
+                VideoName = VideoFile,
                 PosterName = posterName,
                 Width = facts.Width,
                 Height = facts.Height,
@@ -67,15 +106,110 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
                 HasAudio = facts.HasAudio,
             };
         }
+        catch (Exception exception) when (ResultStorageUnavailableException.IsIn(exception))
+        {
+            // The upstream's part is done: the copy waits here for the storage's return, not for another download.
+            keep = true;
+            throw;
+        }
         finally
         {
-            try
+            if (!keep)
             {
-                Directory.Delete(work, recursive: true);
+                RemoveWithEmptyParent(work);
             }
-            catch (IOException)
+        }
+    }
+
+    /// <summary>
+    /// Removes copies kept for a storage outage that no try has touched for <paramref name="idleLimit"/>; returns how
+    /// many. Runs on the poller's sweep, so a node's scratch does not fill with videos of tasks it no longer polls.
+    /// Measured on the wall clock, as the files' times are.
+    /// </summary>
+    public int RemoveStaleCopies(TimeSpan idleLimit) => RemoveStaleCopies(paths.Work, idleLimit);
+
+    internal static int RemoveStaleCopies(string workDirectory, TimeSpan idleLimit)
+    {
+        if (!Directory.Exists(workDirectory))
+        {
+            return 0;
+        }
+
+        var removed = 0;
+        foreach (var task in Directory.EnumerateDirectories(workDirectory))
+        {
+            var archive = Path.Combine(task, "archive");
+            if (!Directory.Exists(archive) || DateTime.UtcNow - LastTouched(archive) < idleLimit)
             {
+                continue;
             }
+
+            if (RemoveWithEmptyParent(archive))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool HoldsCopyOf(string work, string upstreamId)
+    {
+        var source = Path.Combine(work, SourceFile);
+        return File.Exists(source) && File.Exists(Path.Combine(work, VideoFile))
+                                   && string.Equals(File.ReadAllText(source), upstreamId, StringComparison.Ordinal);
+    }
+
+    private static DateTime LastTouched(string directory)
+    {
+        var latest = Directory.GetLastWriteTimeUtc(directory);
+        foreach (var file in Directory.EnumerateFiles(directory))
+        {
+            var written = File.GetLastWriteTimeUtc(file);
+            latest = written > latest ? written : latest;
+        }
+
+        return latest;
+    }
+
+    /// <summary>Removes the directory, and its task's directory once nothing else is in it (one empty directory a task adds up).</summary>
+    private static bool RemoveWithEmptyParent(string directory)
+    {
+        if (!TryDelete(directory))
+        {
+            return false;
+        }
+
+        var parent = Path.GetDirectoryName(directory)!;
+        try
+        {
+            if (Directory.Exists(parent) && !Directory.EnumerateFileSystemEntries(parent).Any())
+            {
+                Directory.Delete(parent);
+            }
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // A render of the same task put something there meanwhile: it is that render's to clean.
+        }
+
+        return true;
+    }
+
+    private static bool TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+
+            return true;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

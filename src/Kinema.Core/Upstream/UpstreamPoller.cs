@@ -54,6 +54,10 @@ internal sealed partial class UpstreamPoller(
                 {
                     lastSweep = time.GetUtcNow();
                     await SweepOverdueAsync(stoppingToken);
+                    if (archiver.RemoveStaleCopies(ResultArchiver.KeptCopyIdleLimit) is > 0 and var removed)
+                    {
+                        LogStaleCopiesRemoved(logger, removed);
+                    }
                 }
 
                 var free = global.CurrentCount;
@@ -148,7 +152,7 @@ internal sealed partial class UpstreamPoller(
                     break;
                 case UpstreamState.Succeeded:
                     outcome = "succeeded";
-                    var result = await archiver.ArchiveAsync(task.Id, status, engine as IUpstreamResultHost, cancellationToken);
+                    var result = await archiver.ArchiveAsync(task.Id, handle.UpstreamId, status, engine as IUpstreamResultHost, cancellationToken);
                     if (await store.CompleteAsync(task.Id, handle.UpstreamId, result, CancellationToken.None))
                     {
                         metrics.TaskCompleted(handle.Engine, task.Model);
@@ -320,6 +324,10 @@ internal sealed partial class UpstreamPoller(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Task {TaskId} finished upstream, but the result storage cannot take its video ({Reason}); trying again in {Seconds:0.#} s")]
     private static partial void LogArchiveDeferred(ILogger logger, string taskId, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Removed {Count} upstream videos kept for a storage outage that no poll on this node has come back for")]
+    private static partial void LogStaleCopiesRemoved(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Polling task {TaskId} failed unexpectedly")]
     private static partial void LogPollFault(ILogger logger, string taskId, Exception exception);

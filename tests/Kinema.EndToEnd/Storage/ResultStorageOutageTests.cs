@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Kinema.EndToEnd.Infrastructure;
+using Kinema.EndToEnd.Operations;
 using Kinema.Testing;
 using SkiaSharp;
 
@@ -132,9 +133,19 @@ public sealed class ResultStorageOutageTests
 
             await s3.DisposeAsync();
             hold.SetResult();
-            // Long enough for the refused archive to have been given up on and put off.
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            // Long enough for the refused archive to have been given up on and put off, and tried again more than once.
+            var deferred = 0.0;
+            while (deferred < 3)
+            {
+                DateTime.UtcNow.Should().BeBefore(deadline.AddSeconds(30), "the archive should be retried at the task's polls");
+                await Task.Delay(200);
+                deferred = PrometheusText.Parse(await server.Anonymous.GetStringAsync("/metrics"))
+                    .Where(s => s.Name == "kinema_upstream_polls_total" && s.Has("outcome", "storage_unavailable")).Sum(s => s.Value);
+            }
+
             var waiting = await server.Alice.GetTaskAsync(id);
+            var keptCopy = Path.Combine(server.Paths.Work, id, "archive", "video.mp4");
+            var keptWhileAway = File.Exists(keptCopy);
             s3 = await S3rverProcess.StartAsync(port: port);
             var back = DateTime.UtcNow;
             var task = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(60));
@@ -146,6 +157,9 @@ public sealed class ResultStorageOutageTests
             task.GetProperty("engine").GetString().Should().Be("kling");
             archivedAfter.Should().BeLessThan(TimeSpan.FromSeconds(20), "the archive is retried every few seconds, not after its 2-minute claim");
             kling.Submissions.Should().Be(1, "the upstream task is archived again, not submitted again");
+            keptWhileAway.Should().BeTrue("the checked download waits in scratch for the storage's return");
+            kling.ResultDownloadsStarted.Should().Be(1, $"{deferred} tries to store it reused one download of the video");
+            Directory.Exists(Path.Combine(server.Paths.Work, id)).Should().BeFalse("the kept copy goes once it is stored");
             report.VideoCodec.Should().Be("h264");
             report.Duration.Should().BeGreaterThan(0);
         }

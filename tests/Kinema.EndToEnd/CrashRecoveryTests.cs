@@ -30,8 +30,19 @@ public sealed class CrashRecoveryTests : IDisposable
             await first.KillAsync();
         }
 
+        var work = new KinemaPaths(_data).Work;
+        var killedRenders = Directory.GetDirectories(work, "attempt-*", SearchOption.AllDirectories);
+        // What a node killed mid-render leaves for a task another node then finished: this node never renders it again.
+        var elsewhere = Directory.CreateDirectory(Path.Combine(work, "task_01KB00000000000000000ELSE1", "attempt-1")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(elsewhere, "frame-0001.png"), "scratch");
+        var keptCopy = Directory.CreateDirectory(Path.Combine(work, "task_01KB00000000000000000KEPT1", "archive")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(keptCopy, "video.mp4"), "kept for a storage outage");
+
         await using (var second = await ServerProcess.StartAsync(_data))
         {
+            killedRenders.Should().NotBeEmpty("the killed server was rendering");
+            Directory.Exists(Path.GetDirectoryName(elsewhere)).Should().BeFalse("a dead render's scratch goes when the node starts again");
+            File.Exists(Path.Combine(keptCopy, "video.mp4")).Should().BeTrue("an upstream video kept for an outage is the poller's to remove");
             second.Output.Should().NotContain("First start", "the key made on first start is kept");
             using var client = Client(second, key);
             foreach (var id in ids)

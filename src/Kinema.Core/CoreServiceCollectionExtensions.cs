@@ -55,6 +55,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Upstream.UpstreamPollerSignal>();
         services.AddSingleton<Upstream.ResultArchiver>();
         services.AddSingleton<Upstream.UpstreamSubmitter>();
+        // First, so a killed process's scratch is gone before this one's scheduler claims anything.
+        services.AddHostedService<DeadScratchCleanup>();
         services.AddHostedService<Scheduling.TaskScheduler>();
         services.AddHostedService<Upstream.UpstreamPoller>();
         services.AddOptions<Webhooks.WebhookOptions>().BindConfiguration(Webhooks.WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();

@@ -9,6 +9,8 @@ public sealed record KinemaPaths(string DataDirectory)
     public string Results => Path.Combine(DataDirectory, "results");
     /// <summary>Scratch space of renders in progress.</summary>
     public string Work => Path.Combine(DataDirectory, "work");
+    /// <summary>Scratch of requests in progress (an upload on its way to storage, a derived file being made).</summary>
+    public string RequestScratch => Path.Combine(Work, "requests");
     /// <summary>The secret that signs result URLs.</summary>
     public string SigningKey => Path.Combine(DataDirectory, "signing.key");
     /// <summary>The key <c>serve</c> made on first start, for the CLI on this machine.</summary>

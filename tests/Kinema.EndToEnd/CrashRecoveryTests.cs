@@ -37,12 +37,21 @@ public sealed class CrashRecoveryTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(elsewhere, "frame-0001.png"), "scratch");
         var keptCopy = Directory.CreateDirectory(Path.Combine(work, "task_01KB00000000000000000KEPT1", "archive")).FullName;
         await File.WriteAllTextAsync(Path.Combine(keptCopy, "video.mp4"), "kept for a storage outage");
+        // What a killed node leaves of requests it was serving: an upload on its way to storage, a derived file.
+        var requests = Directory.CreateDirectory(new KinemaPaths(_data).RequestScratch).FullName;
+        var upload = Path.Combine(requests, "upl_01KB00000000000000000UPLD1-image.png");
+        await File.WriteAllTextAsync(upload, "half an upload");
+        var derived = Directory.CreateDirectory(Path.Combine(requests, "openai-0123456789abcdef0123456789abcdef")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(derived, "video.mp4"), "half a copy");
 
         await using (var second = await ServerProcess.StartAsync(_data))
         {
             killedRenders.Should().NotBeEmpty("the killed server was rendering");
             Directory.Exists(Path.GetDirectoryName(elsewhere)).Should().BeFalse("a dead render's scratch goes when the node starts again");
             File.Exists(Path.Combine(keptCopy, "video.mp4")).Should().BeTrue("an upstream video kept for an outage is the poller's to remove");
+            File.Exists(upload).Should().BeFalse("an upload's scratch goes with the process that wrote it");
+            Directory.Exists(derived).Should().BeFalse("so does a derived file's");
+            second.Output.Should().Contain("scratch entries that an earlier process left");
             second.Output.Should().NotContain("First start", "the key made on first start is kept");
             using var client = Client(second, key);
             foreach (var id in ids)

@@ -39,13 +39,6 @@ internal sealed partial class TaskScheduler(
             return;
         }
 
-        // Before the first claim: no render of this node runs yet, so any render scratch here died with an earlier process
-        // (whatever node finishes its task, this one would never clean it).
-        if (RemoveDeadRenderScratch() is > 0 and var cleared)
-        {
-            LogScratchCleared(logger, cleared);
-        }
-
         var recovered = await store.RecoverOrphanedLeasesAsync(stoppingToken);
         if (recovered > 0)
         {
@@ -260,35 +253,6 @@ internal sealed partial class TaskScheduler(
         };
     }
 
-    /// <summary>
-    /// Removes every render attempt's scratch (<c>work/&lt;task&gt;/attempt-N</c>) and the task directories that leaves
-    /// empty; an upstream video kept for a storage outage (<c>archive</c>) stays for the poller. Returns how many went.
-    /// </summary>
-    private int RemoveDeadRenderScratch()
-    {
-        if (!Directory.Exists(paths.Work))
-        {
-            return 0;
-        }
-
-        var removed = 0;
-        foreach (var task in Directory.EnumerateDirectories(paths.Work, TaskIds.Prefix + "*"))
-        {
-            foreach (var attempt in Directory.EnumerateDirectories(task, "attempt-*"))
-            {
-                TryDelete(attempt);
-                removed += Directory.Exists(attempt) ? 0 : 1;
-            }
-
-            if (!Directory.EnumerateFileSystemEntries(task).Any())
-            {
-                TryDelete(task);
-            }
-        }
-
-        return removed;
-    }
-
     private static void TryDelete(string directory)
     {
         try
@@ -310,9 +274,6 @@ internal sealed partial class TaskScheduler(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Task {TaskId}: {Name} could not be saved (attempt {Attempt}); trying again in {Seconds} s: {Reason}")]
     private static partial void LogSaveRetried(ILogger logger, string taskId, string name, int attempt, double seconds, string reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Removed the scratch of {Count} renders that ended with an earlier process")]
-    private static partial void LogScratchCleared(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} tasks left running by a previous process")]
     private static partial void LogRecovered(ILogger logger, int count);

@@ -104,7 +104,7 @@ internal static class UploadImageEndpoint
             header = header with { MediaType = "image/png" };
         }
 
-        var stored = await uploads.SaveAsync(tenant.TenantId, bytes, header.MediaType, paths.Work, cancellationToken);
+        var stored = await uploads.SaveAsync(tenant.TenantId, bytes, header.MediaType, paths.RequestScratch, cancellationToken);
         var (url, expiresAt) = uploads.Link(stored, mapper.BaseUrl(http.Request));
         var filename = Path.GetFileName(file.FileName ?? "");
         return TypedResults.Ok(new UploadResponse(url, filename.Length is > 0 and <= 255 ? filename : stored.Name, header.MediaType,

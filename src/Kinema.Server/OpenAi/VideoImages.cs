@@ -77,7 +77,7 @@ internal sealed class VideoImages(IResultStorage storage, KinemaPaths paths, IOp
             return null;
         }
 
-        var scratch = Path.Combine(paths.Work, "openai-" + Guid.NewGuid().ToString("N"));
+        var scratch = Path.Combine(paths.RequestScratch, "openai-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(scratch);
         try
         {

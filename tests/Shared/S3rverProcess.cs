@@ -14,6 +14,9 @@ internal sealed class S3rverProcess : IAsyncDisposable
     public const string AccessKey = "S3RVER";
     public const string SecretKey = "S3RVER";
 
+    /// <summary>Ports of stopped stores, held until a store starts there again.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Socket> HeldPorts = new();
+
     private readonly Process _process;
     private readonly string _directory;
 
@@ -46,6 +49,11 @@ internal sealed class S3rverProcess : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), "kinema-s3rver", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         port ??= FreePort();
+        if (HeldPorts.TryRemove(port.Value, out var held))
+        {
+            held.Dispose();
+        }
+
         var start = new ProcessStartInfo("node")
         {
             RedirectStandardOutput = true,
@@ -100,7 +108,39 @@ internal sealed class S3rverProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops the store, as an outage does, and keeps its port bound but not listening until a store starts there again
+    /// (<see cref="StartAsync"/> with this port): connections are refused as by a store that is down, and no other server
+    /// of the test run can take the port meanwhile and answer (or hang) in the store's place.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        await KillAsync();
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, ServiceUrl.Port));
+        HeldPorts[ServiceUrl.Port] = socket;
+    }
+
     public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        if (HeldPorts.TryRemove(ServiceUrl.Port, out var held))
+        {
+            held.Dispose();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task KillAsync()
     {
         try
         {
@@ -111,15 +151,6 @@ internal sealed class S3rverProcess : IAsyncDisposable
             }
         }
         catch (InvalidOperationException)
-        {
-        }
-
-        _process.Dispose();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
         {
         }
     }

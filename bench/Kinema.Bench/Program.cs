@@ -17,6 +17,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] [sqlite|postgres] | http-create [seconds] [connections] [rounds] | render [runs] | store [count] [callers] [sqlite|postgres] | sqlite-insert [rows] [rows per transaction] | status-scale [sqlite|postgres] [large] [seconds] [connections] | upstream [in-flight] [sample] [poll-seconds]");
+    Console.Error.WriteLine("usage: bench/run http [seconds] [connections] [sqlite|postgres] | http-create [seconds] [connections] [rounds] [sqlite|postgres] | render [runs] | store [count] [callers] [sqlite|postgres] | sqlite-insert [rows] [rows per transaction] | status-scale [sqlite|postgres] [large] [seconds] [connections] | upstream [in-flight] [sample] [poll-seconds]");
     return 2;
 }

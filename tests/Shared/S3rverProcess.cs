@@ -42,7 +42,7 @@ internal sealed class S3rverProcess : IAsyncDisposable
         ["Kinema:Storage:S3:PresignedUrls"] = presignedUrls ? "true" : "false",
     };
 
-    /// <summary>Starts a store; <paramref name="port"/> brings one back where an earlier one listened (an outage ending).</summary>
+    /// <summary>Starts a store; <paramref name="port"/> brings one back where an earlier one listened (see <see cref="RestartAsync"/>).</summary>
     public static async Task<S3rverProcess> StartAsync(string bucket = "kinema-results", int? port = null)
     {
         var script = Path.Combine(NodeModules(), "s3rver", "bin", "s3rver.js");
@@ -120,6 +120,15 @@ internal sealed class S3rverProcess : IAsyncDisposable
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, ServiceUrl.Port));
         HeldPorts[ServiceUrl.Port] = socket;
+    }
+
+    /// <summary>Brings a stopped store back on its port, as an outage ends, and releases the stopped one.</summary>
+    public async Task<S3rverProcess> RestartAsync()
+    {
+        // Started before this one is disposed, so the held port passes straight to the new store.
+        var restarted = await StartAsync(Bucket, ServiceUrl.Port);
+        await DisposeAsync();
+        return restarted;
     }
 
     public async ValueTask DisposeAsync()

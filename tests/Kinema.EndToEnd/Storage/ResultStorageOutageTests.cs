@@ -20,7 +20,6 @@ public sealed class ResultStorageOutageTests
     public async Task A_bucket_out_of_reach_is_answered_503_and_a_delete_retried_once_it_is_back_succeeds()
     {
         var s3 = await S3rverProcess.StartAsync();
-        var port = s3.ServiceUrl.Port;
         try
         {
             await using var server = await KinemaTestServer.StartAsync(s3.KinemaSettings());
@@ -43,8 +42,7 @@ public sealed class ResultStorageOutageTests
 
             kept.GetProperty("status").GetString().Should().Be("completed", "a delete that could not remove the files keeps the task");
 
-            await s3.DisposeAsync();
-            s3 = await S3rverProcess.StartAsync(port: port);
+            s3 = await s3.RestartAsync();
             using var retried = await server.Alice.DeleteAsync($"/v1/tasks/{id}");
             using var gone = await server.Alice.GetAsync($"/v1/tasks/{id}");
             retried.StatusCode.Should().Be(HttpStatusCode.OK, await retried.Content.ReadAsStringAsync());
@@ -60,7 +58,6 @@ public sealed class ResultStorageOutageTests
     public async Task A_render_that_finishes_while_the_bucket_is_away_waits_for_it_and_is_saved_once_it_is_back()
     {
         var s3 = await S3rverProcess.StartAsync();
-        var port = s3.ServiceUrl.Port;
         var downloads = Path.Combine(Path.GetTempPath(), "kinema-e2e-downloads", Guid.NewGuid().ToString("N"));
         try
         {
@@ -83,8 +80,7 @@ public sealed class ResultStorageOutageTests
             // Long enough for two refused saves (1 s, then 2 s apart).
             await Task.Delay(TimeSpan.FromSeconds(4));
             var waiting = await server.Alice.GetTaskAsync(id);
-            await s3.DisposeAsync();
-            s3 = await S3rverProcess.StartAsync(port: port);
+            s3 = await s3.RestartAsync();
             var task = await server.Alice.WaitForTerminalAsync(id);
             var report = await Ffprobe.ProbeAsync(await server.Alice.DownloadVideoAsync(task, downloads));
 
@@ -110,7 +106,6 @@ public sealed class ResultStorageOutageTests
     public async Task An_upstream_video_that_finishes_while_the_bucket_is_away_is_archived_within_seconds_of_its_return()
     {
         var s3 = await S3rverProcess.StartAsync();
-        var port = s3.ServiceUrl.Port;
         await using var kling = await Upstream.FakeKlingServer.StartAsync("bucket-ak", "bucket-sk");
         var downloads = Path.Combine(Path.GetTempPath(), "kinema-e2e-downloads", Guid.NewGuid().ToString("N"));
         try
@@ -155,8 +150,7 @@ public sealed class ResultStorageOutageTests
             var waiting = await server.Alice.GetTaskAsync(id);
             var keptCopy = Path.Combine(server.Paths.Work, id, "archive", "video.mp4");
             var keptWhileAway = File.Exists(keptCopy);
-            await s3.DisposeAsync();
-            s3 = await S3rverProcess.StartAsync(port: port);
+            s3 = await s3.RestartAsync();
             var back = DateTime.UtcNow;
             var task = await server.Alice.WaitForTerminalAsync(id, TimeSpan.FromSeconds(60));
             var archivedAfter = DateTime.UtcNow - back;

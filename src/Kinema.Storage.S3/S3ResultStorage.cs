@@ -281,7 +281,7 @@ internal sealed class S3ResultStorage : IResultStorage, IDisposable
 
     internal static AmazonS3Client CreateClient(S3StorageOptions options)
     {
-        var config = new AmazonS3Config();
+        var config = new AmazonS3Config { Timeout = options.RequestTimeout };
         if (options.ServiceUrl is { Length: > 0 } serviceUrl)
         {
             config.ServiceURL = serviceUrl;

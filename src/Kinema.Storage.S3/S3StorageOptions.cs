@@ -26,6 +26,15 @@ public sealed class S3StorageOptions
     /// <summary>Give clients the store's own presigned GET URLs instead of Kinema's <c>/files</c> links.</summary>
     public bool PresignedUrls { get; set; }
 
+    /// <summary>
+    /// How long one request to the store may take until it answers (an upload: until it is sent and answered), after
+    /// which it counts as out of reach. The SDK waits forever for S3 by default, so a store that takes connections and
+    /// then stops answering would hold a poll, a render's save or a download request for good. A download that the store
+    /// has begun to answer streams for as long as it takes.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Files at least this large are sent as a multipart upload.</summary>
     [Range(MinPartBytes, 5L * 1024 * 1024 * 1024)]
     public long MultipartThresholdBytes { get; set; } = 16L * 1024 * 1024;

@@ -110,6 +110,19 @@ public sealed class S3StorageTests(S3ServerFixture fixture) : IClassFixture<S3Se
             .Which.Message.Should().Contain("Kinema:Storage:S3:Bucket").And.NotContain(S3rverProcess.SecretKey);
     }
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("02:00:00")]
+    public async Task Start_fails_naming_the_setting_for_a_request_timeout_out_of_range(string timeout)
+    {
+        var settings = fixture.S3.KinemaSettings();
+        settings["Kinema:Storage:S3:RequestTimeout"] = timeout;
+
+        var start = () => StartAndStopAsync(settings);
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("RequestTimeout");
+    }
+
     [Fact]
     public async Task Start_fails_naming_the_key_for_an_unknown_provider()
     {

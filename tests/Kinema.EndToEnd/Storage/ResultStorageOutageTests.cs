@@ -102,7 +102,7 @@ public sealed class ResultStorageOutageTests
         }
     }
 
-    [Fact(Skip = "Intermittent in the full parallel run (2 of 3 fresh-clone runs on 2026-12-03): the poll that archives never records an outcome; under investigation, see the closing note")]
+    [Fact]
     public async Task An_upstream_video_that_finishes_while_the_bucket_is_away_is_archived_within_seconds_of_its_return()
     {
         var s3 = await S3rverProcess.StartAsync();
@@ -117,6 +117,8 @@ public sealed class ResultStorageOutageTests
                 ["Kinema:Engines:Kling:SecretKey"] = "bucket-sk",
                 ["Kinema:Upstream:FirstPoll"] = "00:00:00.200",
                 ["Kinema:Upstream:MaxPollInterval"] = "00:00:00.500",
+                // A request the store never answers counts as an outage after this, not after the default minute.
+                ["Kinema:Storage:S3:RequestTimeout"] = "00:00:05",
             });
             var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             kling.HoldResultDownloads = hold;
@@ -142,8 +144,14 @@ public sealed class ResultStorageOutageTests
                 if (DateTime.UtcNow - away > TimeSpan.FromSeconds(45))
                 {
                     var outcomes = string.Join(", ", polls.Select(s => $"{string.Join(",", s.Labels.Select(l => $"{l.Key}={l.Value}"))}: {s.Value}"));
+                    var scratch = Path.Combine(server.Paths.Work, id);
+                    var files = Directory.Exists(scratch)
+                        ? string.Join(", ", Directory.EnumerateFiles(scratch, "*", SearchOption.AllDirectories)
+                            .Select(f => $"{Path.GetRelativePath(scratch, f)} ({new FileInfo(f).Length} bytes)"))
+                        : "none";
                     throw new TimeoutException($"the archive was retried {deferred} times in 45 s of the bucket's absence; polls: {outcomes}; "
-                                               + $"task: {await server.Alice.GetTaskAsync(id)}");
+                                               + $"downloads started {kling.ResultDownloadsStarted}, served {kling.ResultDownloadsServed}; "
+                                               + $"scratch: {files}; task: {await server.Alice.GetTaskAsync(id)}");
                 }
             }
 

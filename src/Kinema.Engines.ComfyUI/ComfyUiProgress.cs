@@ -16,14 +16,13 @@ namespace Kinema.Engines.ComfyUI;
 /// the next poll (which may be half a minute away): every node's status, list and event stream shows it as it moves.
 /// </summary>
 internal sealed partial class ComfyUiProgress(
-    IOptions<ComfyUiOptions> options, ILogger<ComfyUiProgress> logger, IUpstreamTaskStore? store = null, TimeProvider? time = null) : BackgroundService
+    IOptions<ComfyUiOptions> options, ILogger<ComfyUiProgress> logger, IUpstreamTaskStore store, TimeProvider time) : BackgroundService
 {
     private const int MaxTracked = 10_000;
     private static readonly TimeSpan[] Reconnect = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)];
     private readonly ConcurrentDictionary<string, int> _percent = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _tasks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _written = new(StringComparer.Ordinal);
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     /// <summary>How often heard progress is written to the store (at most one write per running prompt each time).</summary>
     internal static TimeSpan WriteInterval { get; } = TimeSpan.FromSeconds(1);
@@ -49,11 +48,6 @@ internal sealed partial class ComfyUiProgress(
     /// <summary>Writes each tracked prompt's progress that rose since the last write; returns how many tasks moved.</summary>
     internal async Task<int> WriteProgressAsync(CancellationToken cancellationToken)
     {
-        if (store is null)
-        {
-            return 0;
-        }
-
         var moved = 0;
         foreach (var (promptId, percent) in _percent)
         {
@@ -78,7 +72,7 @@ internal sealed partial class ComfyUiProgress(
 
     private async Task WriteLoopAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(WriteInterval, _time);
+        using var timer = new PeriodicTimer(WriteInterval, time);
         var failing = false;
         try
         {

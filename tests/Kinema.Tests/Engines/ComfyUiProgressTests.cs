@@ -5,9 +5,25 @@ using Microsoft.Extensions.Options;
 
 namespace Kinema.Tests.Engines;
 
-public sealed class ComfyUiProgressTests
+public sealed class ComfyUiProgressTests : IAsyncDisposable
 {
-    private readonly ComfyUiProgress _progress = new(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance);
+    private readonly TempDirectory _directory = new();
+    private readonly Core.Storage.Sqlite.SqliteDatabase _database;
+    private readonly ComfyUiProgress _progress;
+
+    public ComfyUiProgressTests()
+    {
+        _database = new Core.Storage.Sqlite.SqliteDatabase(new Core.KinemaPaths(_directory.Path).Database, fullSync: false, NullLogger.Instance);
+        _progress = new ComfyUiProgress(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance,
+            new Core.Storage.Sqlite.SqliteUpstreamTaskStore(_database, TimeProvider.System, new Core.Tasks.TaskChangeFeed()), TimeProvider.System);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _progress.Dispose();
+        await _database.DisposeAsync();
+        _directory.Dispose();
+    }
 
     private void Hear(string json) => _progress.Handle(Encoding.UTF8.GetBytes(json));
 

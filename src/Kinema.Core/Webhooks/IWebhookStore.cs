@@ -39,4 +39,8 @@ public interface IWebhookStore
 /// <param name="HttpStatus">The answer's status, if one came.</param>
 /// <param name="Error">Why it failed.</param>
 /// <param name="NextAttemptAt">When to try again, for <c>retry</c>.</param>
-public sealed record WebhookAttempt(string Outcome, int? HttpStatus, string? Error, DateTimeOffset? NextAttemptAt);
+/// <param name="EndpointId">
+/// The endpoint a <c>disabled</c> outcome switches off, as the claimed delivery named it: the delivery itself may be gone
+/// by the time the answer comes (its task was deleted during the attempt), and the receiver's 410 still holds.
+/// </param>
+public sealed record WebhookAttempt(string Outcome, int? HttpStatus, string? Error, DateTimeOffset? NextAttemptAt, string? EndpointId = null);

@@ -148,7 +148,7 @@ internal sealed partial class WebhookDispatcher(
 
             if (response.StatusCode == HttpStatusCode.Gone)
             {
-                return new WebhookAttempt(delivery.EndpointId is null ? "failed" : "disabled", status, "410 Gone: not retried", null);
+                return new WebhookAttempt(delivery.EndpointId is null ? "failed" : "disabled", status, "410 Gone: not retried", null, delivery.EndpointId);
             }
 
             retryAfter = response.Headers.RetryAfter?.Delta

@@ -313,6 +313,30 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_410_to_a_delivery_whose_task_was_deleted_during_the_attempt_still_disables_the_endpoint()
+    {
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/gone", [WebhookEvents.Completed], CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/other", [WebhookEvents.Completed], CancellationToken.None);
+        var id = (await Node.Tasks.CreateAsync(NewTask(prompt: "deleted mid-attempt"), CancellationToken.None)).Task!.Id;
+        await Node.Tasks.ClaimNextAsync("w", Lease, CancellationToken.None);
+        await Node.Tasks.CompleteAsync(id, "w", new StoredResult { VideoName = "v.mp4" }, CancellationToken.None);
+        (await Node.Webhooks.EnqueueFinishedTasksAsync(100, task => $$"""{"id":"{{task.Id}}"}""", CancellationToken.None)).Should().Be(2);
+        var claimed = await Node.Webhooks.ClaimDueAsync(10, TimeSpan.FromSeconds(1), CancellationToken.None);
+        var endpoints = await Node.Webhooks.ListEndpointsAsync("t1", CancellationToken.None);
+        var gone = endpoints.Single(e => e.Url == "https://hooks.example/gone");
+        var inFlight = claimed.Single(d => d.EndpointId == gone.Id);
+
+        (await Node.Tasks.DeleteAsync("t1", id, CancellationToken.None)).Should().BeTrue();
+        await Node.Webhooks.RecordAttemptAsync(inFlight.Id,
+            new WebhookAttempt("disabled", 410, "410 Gone: not retried", null, inFlight.EndpointId), CancellationToken.None);
+
+        var after = await Node.Webhooks.ListEndpointsAsync("t1", CancellationToken.None);
+        after.Single(e => e.Id == gone.Id).DisabledAt.Should().NotBeNull("the receiver asked never to be called again");
+        after.Single(e => e.Id != gone.Id).DisabledAt.Should().BeNull("only the endpoint that answered 410 is switched off");
+        (await Node.Webhooks.ListDeliveriesAsync("t1", 100, CancellationToken.None)).Should().BeEmpty("the deliveries went with their task");
+    }
+
+    [Fact]
     public async Task Facade_videos_are_announced_with_openai_video_events_to_the_endpoints_that_want_them()
     {
         await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", WebhookEvents.All, CancellationToken.None);

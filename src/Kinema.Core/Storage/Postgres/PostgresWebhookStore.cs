@@ -189,8 +189,9 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
             // 410 Gone: the receiver asks never to be called again.
             var disable = new NpgsqlBatchCommand("""
                 UPDATE webhook_endpoints SET disabled_at = @now, disabled_reason = '410 Gone from the receiver'
-                WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = @id)
+                WHERE id = COALESCE(@endpoint, (SELECT endpoint_id FROM webhook_deliveries WHERE id = @id))
                 """);
+            disable.Parameters.AddWithValue("endpoint", NpgsqlTypes.NpgsqlDbType.Text, (object?)attempt.EndpointId ?? DBNull.Value);
             disable.Parameters.AddWithValue("now", now);
             disable.Parameters.AddWithValue("id", deliveryId);
             batch.BatchCommands.Add(disable);

@@ -190,8 +190,9 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
                 using var disable = connection.CreateCommand();
                 disable.CommandText = """
                     UPDATE webhook_endpoints SET disabled_at = $now, disabled_reason = '410 Gone from the receiver'
-                    WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $id)
+                    WHERE id = COALESCE($endpoint, (SELECT endpoint_id FROM webhook_deliveries WHERE id = $id))
                     """;
+                disable.Parameters.AddWithValue("$endpoint", (object?)attempt.EndpointId ?? DBNull.Value);
                 disable.Parameters.AddWithValue("$now", now);
                 disable.Parameters.AddWithValue("$id", deliveryId);
                 disable.ExecuteNonQuery();

@@ -107,6 +107,25 @@ public sealed class PostgresStoreContractTests : StoreContractTests
         }
     }
 
+    [Theory]
+    [InlineData("", 1)]
+    [InlineData(";Max Auto Prepare=0", 0)]
+    public async Task Statements_used_again_and_again_are_prepared_unless_the_connection_string_turns_it_off(string setting, int prepared)
+    {
+        await using var database = new PostgresDatabase(_connectionString + setting);
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        for (var i = 0; i < 8; i++)
+        {
+            await using var repeated = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM tasks WHERE status = 'pending' /* repeated */", connection);
+            await repeated.ExecuteScalarAsync();
+        }
+
+        // Prepared statements are the session's own: asked on the connection that ran it.
+        await using var count = new Npgsql.NpgsqlCommand(
+            "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%/* repeated */%' AND statement NOT LIKE '%pg_prepared_statements%'", connection);
+        ((long)(await count.ExecuteScalarAsync())!).Should().Be(prepared);
+    }
+
     [Fact]
     public async Task A_database_from_a_newer_release_is_refused()
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Kinema.Core.Engines;
 
 namespace Kinema.Core.Upstream;
 
@@ -10,8 +11,17 @@ public sealed record MediaFacts(int Width, int Height, double DurationSeconds, b
 /// <summary>Runs ffprobe.</summary>
 public static class MediaProbe
 {
+    /// <summary>
+    /// How long ffprobe may take. Reading a result's headers takes milliseconds; a file crafted to make it loop, or a
+    /// probe that never returns, must not hold the poll (and its claim) for good.
+    /// </summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Probes a file; null when it holds no video stream ffprobe can read.</summary>
-    public static async Task<MediaFacts?> ProbeAsync(string path, CancellationToken cancellationToken)
+    /// <exception cref="UpstreamException">Transient, when ffprobe did not finish within <see cref="Timeout"/>.</exception>
+    public static Task<MediaFacts?> ProbeAsync(string path, CancellationToken cancellationToken) => ProbeAsync(path, Timeout, cancellationToken);
+
+    internal static async Task<MediaFacts?> ProbeAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo("ffprobe") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in new[] { "-v", "error", "-show_format", "-show_streams", "-of", "json", path })
@@ -20,9 +30,23 @@ public static class MediaProbe
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("ffprobe could not be started");
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        _ = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(timeout);
+        var output = process.StandardOutput.ReadToEndAsync(bounded.Token);
+        _ = process.StandardError.ReadToEndAsync(bounded.Token);
+        try
+        {
+            await process.WaitForExitAsync(bounded.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Not left running behind a cancelled or timed-out probe.
+            process.Kill(entireProcessTree: true);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new UpstreamException(UpstreamErrorKind.Transient, "archive_failed",
+                $"checking the result with ffprobe took longer than {timeout.TotalSeconds:0.#} s");
+        }
+
         if (process.ExitCode != 0)
         {
             return null;

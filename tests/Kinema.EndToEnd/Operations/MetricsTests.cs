@@ -6,7 +6,8 @@ namespace Kinema.EndToEnd.Operations;
 
 /// <summary>
 /// Runs alone: OpenTelemetry subscribes to meters by name, so every Kinema host alive in this process would add to
-/// this server's counters. Run after the parallel tests, its server is the only one, and counts are exact.
+/// this server's counters, and once one of them is disposed, a counter it shared is no longer exported by the others.
+/// Run after the parallel tests, its server is the only one, and counts are exact.
 /// </summary>
 [CollectionDefinition(nameof(IsolatedMetrics), DisableParallelization = true)]
 public sealed class IsolatedMetrics;

@@ -10,13 +10,7 @@ public sealed class MediaProbeTests
     public async Task A_probe_that_does_not_finish_in_time_is_a_transient_failure_and_leaves_no_ffprobe_behind()
     {
         using var directory = new TempDirectory();
-        // A named pipe nobody writes to: ffprobe waits in open() for good, as a probe that never returns would.
-        var path = Path.Combine(directory.Path, "never-written.mp4");
-        using (var mkfifo = Process.Start("mkfifo", [path]))
-        {
-            await mkfifo.WaitForExitAsync();
-            mkfifo.ExitCode.Should().Be(0);
-        }
+        var path = await NeverWrittenAsync(directory);
 
         var probe = () => MediaProbe.ProbeAsync(path, TimeSpan.FromSeconds(1), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
 
@@ -30,17 +24,23 @@ public sealed class MediaProbeTests
     public async Task A_cancelled_probe_is_cancelled_and_leaves_no_ffprobe_behind()
     {
         using var directory = new TempDirectory();
-        var path = Path.Combine(directory.Path, "never-written.mp4");
-        using (var mkfifo = Process.Start("mkfifo", [path]))
-        {
-            await mkfifo.WaitForExitAsync();
-        }
+        var path = await NeverWrittenAsync(directory);
 
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
         var probe = () => MediaProbe.ProbeAsync(path, TimeSpan.FromMinutes(5), cancel.Token).WaitAsync(TimeSpan.FromSeconds(60));
 
         await probe.Should().ThrowAsync<OperationCanceledException>();
         (await ProbesLeftAsync(path)).Should().BeEmpty("a cancelled probe's ffprobe is killed too");
+    }
+
+    /// <summary>A named pipe nobody writes to: ffprobe waits in open() for good, as a probe that never returns would.</summary>
+    private static async Task<string> NeverWrittenAsync(TempDirectory directory)
+    {
+        var path = Path.Combine(directory.Path, "never-written.mp4");
+        using var mkfifo = Process.Start("mkfifo", [path]);
+        await mkfifo.WaitForExitAsync();
+        mkfifo.ExitCode.Should().Be(0);
+        return path;
     }
 
     /// <summary>The ffprobe processes still running on the path, once a killed one has had a few seconds to die.</summary>

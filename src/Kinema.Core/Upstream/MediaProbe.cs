@@ -40,8 +40,9 @@ public static class MediaProbe
         }
         catch (OperationCanceledException)
         {
-            // Not left running behind a cancelled or timed-out probe.
-            process.Kill(entireProcessTree: true);
+            // Not left running behind a cancelled or timed-out probe. (ffprobe starts no children; a process that has
+            // exited meanwhile makes this a no-op.)
+            process.Kill();
             cancellationToken.ThrowIfCancellationRequested();
             throw new UpstreamException(UpstreamErrorKind.Transient, "archive_failed",
                 $"checking the result with ffprobe took longer than {timeout.TotalSeconds:0.#} s");

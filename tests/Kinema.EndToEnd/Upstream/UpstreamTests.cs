@@ -315,8 +315,12 @@ public sealed class UpstreamTests : IAsyncLifetime
         hold.SetResult();
         await WaitUntilAsync(() => _kling.ResultDownloadsServed > 0);
         // The archive goes on after the delete, saves its copy, and is refused the completion: the copy must go too.
+        // It exists for a moment between the save and that refusal, so the test waits for the archive to end (its scratch
+        // is gone), then for the copy to go, and then checks that nothing brings it back.
+        await WaitUntilAsync(() => !Directory.Exists(Path.Combine(server.Paths.Work, id)));
         var results = Path.Combine(server.Paths.Results, id);
-        var deadline = DateTime.UtcNow.AddSeconds(3);
+        await WaitUntilAsync(() => !Directory.Exists(results));
+        var deadline = DateTime.UtcNow.AddSeconds(2);
         while (DateTime.UtcNow < deadline)
         {
             Directory.Exists(results).Should().BeFalse("a deleted task's video must not outlive it");

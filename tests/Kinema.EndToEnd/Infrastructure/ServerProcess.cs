@@ -97,8 +97,10 @@ internal sealed class ServerProcess : IAsyncDisposable
 
             try
             {
+                // Healthy, and through its start: Kestrel answers a moment before the first key is saved to cli.key, and
+                // the start line comes after that.
                 using var response = await client.GetAsync(new Uri(BaseAddress, "/healthz"));
-                if (response.IsSuccessStatusCode)
+                if (response.IsSuccessStatusCode && Output.Contains("Kinema is listening on", StringComparison.Ordinal))
                 {
                     return;
                 }

@@ -217,8 +217,7 @@ public sealed class UpstreamArchiveOutageTests
                         : "none";
                     throw new TimeoutException($"the archive was retried {deferred} times in 45 s of the bucket's absence; polls: {outcomes}; "
                                                + $"downloads started {kling.ResultDownloadsStarted}, served {kling.ResultDownloadsServed}; "
-                                               + $"scratch: {files}; probes running: {RunningProbes(id)}; "
-                                               + $"connections to the store: {ConnectionsTo(s3.ServiceUrl.Port)}; task: {await server.Alice.GetTaskAsync(id)}");
+                                               + $"scratch: {files}; task: {await server.Alice.GetTaskAsync(id)}");
                 }
             }
 
@@ -250,42 +249,5 @@ public sealed class UpstreamArchiveOutageTests
                 Directory.Delete(downloads, recursive: true);
             }
         }
-    }
-
-    /// <summary>ffprobe processes still running on the task's files, with their age: where an archive might wait.</summary>
-    private static string RunningProbes(string taskId)
-    {
-        var found = new List<string>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            try
-            {
-                var arguments = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ');
-                if (arguments.Contains("ffprobe", StringComparison.Ordinal) && arguments.Contains(taskId, StringComparison.Ordinal))
-                {
-                    found.Add($"{Path.GetFileName(directory)}: {arguments.Trim()}");
-                }
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-
-        return found.Count == 0 ? "none" : string.Join("; ", found);
-    }
-
-    /// <summary>The TCP sockets whose remote end is the store's port, with their state (/proc/net/tcp codes: 01 established, 02 syn-sent).</summary>
-    private static string ConnectionsTo(int port)
-    {
-        var hex = port.ToString("X4", System.Globalization.CultureInfo.InvariantCulture);
-        var states = File.ReadLines("/proc/net/tcp").Skip(1)
-            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(fields => fields.Length > 3 && fields[2].EndsWith(":" + hex, StringComparison.Ordinal))
-            .Select(fields => $"{fields[1]}->{fields[2]} state {fields[3]}")
-            .ToList();
-        return states.Count == 0 ? "none" : string.Join(", ", states);
     }
 }

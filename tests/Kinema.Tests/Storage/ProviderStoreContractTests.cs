@@ -110,6 +110,7 @@ public sealed class PostgresStoreContractTests : StoreContractTests
     [Theory]
     [InlineData("", 1)]
     [InlineData(";Max Auto Prepare=0", 0)]
+    [InlineData(";MaxAutoPrepare=0", 0)]
     public async Task Statements_used_again_and_again_are_prepared_unless_the_connection_string_turns_it_off(string setting, int prepared)
     {
         await using var database = new PostgresDatabase(_connectionString + setting);

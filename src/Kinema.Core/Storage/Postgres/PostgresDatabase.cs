@@ -18,8 +18,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         // Several nodes share one server: keep each node's pool modest unless the operator said otherwise.
-        if (!connectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase)
-            && !connectionString.Contains("Max Pool Size", StringComparison.OrdinalIgnoreCase))
+        if (!Sets(connectionString, "MaximumPoolSize", "MaxPoolSize"))
         {
             builder.MaxPoolSize = 50;
         }
@@ -27,7 +26,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         // Statements used again and again (the batch insert, claims, polls) are prepared on each pooled connection, so
         // PostgreSQL plans them once rather than per call: 1.2-1.4x the creates a second through the store alone
         // (BENCHMARKS.md). "Max Auto Prepare=0" turns it off, e.g. behind a pooler that cannot hold prepared statements.
-        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        if (!Sets(connectionString, "MaxAutoPrepare"))
         {
             builder.MaxAutoPrepare = 64;
         }
@@ -38,6 +37,11 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     }
 
     public string ConnectionString { get; }
+
+    /// <summary>Whether the operator's connection string sets one of these keys, spelt with or without spaces.</summary>
+    private static bool Sets(string connectionString, params string[] keys) =>
+        connectionString.Split(';').Select(part => part.Split('=')[0].Replace(" ", "", StringComparison.Ordinal).Trim())
+            .Any(key => keys.Contains(key, StringComparer.OrdinalIgnoreCase));
 
     public NpgsqlDataSource DataSource { get; }
 

@@ -98,4 +98,42 @@ public sealed class SqliteTaskStoreTests : IAsyncLifetime
         await using var reopened = KinemaDataStore.Open(new KinemaPaths(_directory.Path));
         (await reopened.CountAsync("1 = 1")).Should().Be(41);
     }
+
+    [Fact]
+    public async Task Writes_queued_beyond_one_batch_all_commit_in_the_order_they_were_queued()
+    {
+        using var held = new ManualResetEventSlim();
+        var holding = _database.WriteAsync(_ => held.Wait(TimeSpan.FromSeconds(30)), CancellationToken.None);
+        var order = new List<int>();
+        // The writer is held inside the first write, so these pile up: more than twice what one batch takes.
+        var queued = Enumerable.Range(0, 1_300).Select(i => _database.WriteAsync(connection =>
+        {
+            order.Add(i);
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1";
+            return command.ExecuteScalar();
+        }, CancellationToken.None)).ToList();
+        held.Set();
+
+        (await holding.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue("the holding write was released, not timed out");
+        await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(30));
+        order.Should().Equal(Enumerable.Range(0, 1_300));
+    }
+
+    [Fact]
+    public async Task Closing_the_database_commits_what_is_queued_and_refuses_later_writes()
+    {
+        using var held = new ManualResetEventSlim();
+        var holding = _database.WriteAsync(_ => held.Wait(TimeSpan.FromSeconds(30)), CancellationToken.None);
+        var queued = Enumerable.Range(0, 30).Select(i => _store.CreateAsync(NewTask(prompt: $"q{i}"), CancellationToken.None)).ToList();
+        var closing = _database.DisposeAsync().AsTask();
+        held.Set();
+
+        await closing.WaitAsync(TimeSpan.FromSeconds(30));
+        (await Task.WhenAll(queued)).Should().OnlyContain(outcome => outcome.Kind == CreateOutcomeKind.Created);
+        Action late = () => _database.WriteAsync(_ => 1, CancellationToken.None);
+        late.Should().Throw<ObjectDisposedException>("the write is refused at once, not queued to wait forever");
+        await using var reopened = KinemaDataStore.Open(new KinemaPaths(_directory.Path));
+        (await reopened.CountAsync("1 = 1")).Should().Be(30);
+    }
 }

@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Runtime.InteropServices;
 using Kinema.Core.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -15,8 +15,12 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
 {
     private const int MaxBatch = 512;
 
-    private readonly Channel<IWriteOperation> _writes = Channel.CreateUnbounded<IWriteOperation>(
-        new UnboundedChannelOptions { SingleReader = true });
+    // The queue the writer drains. A plain monitor rather than a channel: a channel wakes its waiting reader through a
+    // thread-pool work item, so every batch's start waited in the pool's queue behind the very requests it serves.
+    private readonly object _gate = new();
+    private List<IWriteOperation> _queued = new(MaxBatch);
+    private bool _writerWaiting;
+    private bool _closed;
     private readonly SqliteConnection _writer;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
@@ -74,9 +78,14 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var operation = new WriteOperation<T>(work);
-        if (!_writes.Writer.TryWrite(operation))
+        lock (_gate)
         {
-            throw new ObjectDisposedException(nameof(SqliteDatabase));
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _queued.Add(operation);
+            if (_writerWaiting)
+            {
+                Monitor.Pulse(_gate);
+            }
         }
 
         // The write is committed whether or not the caller still waits: cancellation only stops the wait.
@@ -92,22 +101,50 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
         try
         {
             var batch = new List<IWriteOperation>(MaxBatch);
-            var reader = _writes.Reader;
-            // Blocking here is the point: this thread does nothing else, and the wait is one kernel wake-up per batch.
-            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            while (TakeBatch(ref batch))
             {
-                batch.Clear();
-                while (batch.Count < MaxBatch && reader.TryRead(out var operation))
-                {
-                    batch.Add(operation);
-                }
-
                 CommitBatch(batch);
             }
         }
         finally
         {
             _writerStopped.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Blocks until writes are queued, then swaps the queue for the (cleared) last batch's list. False once the database
+    /// is closed and everything queued has been written.
+    /// </summary>
+    private bool TakeBatch(ref List<IWriteOperation> batch)
+    {
+        batch.Clear();
+        lock (_gate)
+        {
+            while (_queued.Count == 0)
+            {
+                if (_closed)
+                {
+                    return false;
+                }
+
+                // Blocking here is the point: this thread does nothing else, and the wait is one kernel wake-up per batch.
+                _writerWaiting = true;
+                Monitor.Wait(_gate);
+                _writerWaiting = false;
+            }
+
+            if (_queued.Count <= MaxBatch)
+            {
+                (batch, _queued) = (_queued, batch);
+            }
+            else
+            {
+                batch.AddRange(CollectionsMarshal.AsSpan(_queued)[..MaxBatch]);
+                _queued.RemoveRange(0, MaxBatch);
+            }
+
+            return true;
         }
     }
 
@@ -205,7 +242,12 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _writes.Writer.TryComplete();
+        lock (_gate)
+        {
+            _closed = true;
+            Monitor.Pulse(_gate);
+        }
+
         await _writerStopped.Task.ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);
         SqliteConnection.ClearPool(new SqliteConnection(ConnectionString));

@@ -15,6 +15,8 @@ public sealed record KinemaPaths(string DataDirectory)
     public string SigningKey => Path.Combine(DataDirectory, "signing.key");
     /// <summary>The key <c>serve</c> made on first start, for the CLI on this machine.</summary>
     public string CliKey => Path.Combine(DataDirectory, "cli.key");
+    /// <summary>The client id this node's ComfyUI engine queues prompts under, kept so a restart hears their progress again.</summary>
+    public string ComfyUiClientId => Path.Combine(DataDirectory, "comfyui-client-id");
     /// <summary>Held while a server runs, so two servers never share one SQLite file.</summary>
     public string LockFile => Path.Combine(DataDirectory, "kinema.lock");
 

@@ -193,8 +193,14 @@ internal sealed class ComfyUiEngine : IUpstreamEngine, IUpstreamResultHost
 
         using var queue = await GetAsync("queue", cancellationToken);
         var root = queue.RootElement;
-        if (QueueItems(root, "queue_running").Any(item => item.PromptId == handle.UpstreamId))
+        if (QueueItems(root, "queue_running").FirstOrDefault(item => item.PromptId == handle.UpstreamId) is { } running)
         {
+            // After a restart this node no longer knows which task a prompt it hears of belongs to: the queue says.
+            if (running.TaskId is { } taskId)
+            {
+                _progress.Track(running.PromptId, taskId);
+            }
+
             return new UpstreamStatus { State = UpstreamState.Running, Progress = _progress.PercentOf(handle.UpstreamId) };
         }
 

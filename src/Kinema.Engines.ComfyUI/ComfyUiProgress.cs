@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Kinema.Contracts.Json;
+using Kinema.Core;
 using Kinema.Core.Tasks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ namespace Kinema.Engines.ComfyUI;
 /// the next poll (which may be half a minute away): every node's status, list and event stream shows it as it moves.
 /// </summary>
 internal sealed partial class ComfyUiProgress(
-    IOptions<ComfyUiOptions> options, ILogger<ComfyUiProgress> logger, IUpstreamTaskStore store, TimeProvider time) : BackgroundService
+    IOptions<ComfyUiOptions> options, ILogger<ComfyUiProgress> logger, IUpstreamTaskStore store, TimeProvider time, KinemaPaths paths) : BackgroundService
 {
     private const int MaxTracked = 10_000;
     private static readonly TimeSpan[] Reconnect = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)];
@@ -27,8 +28,48 @@ internal sealed partial class ComfyUiProgress(
     /// <summary>How often heard progress is written to the store (at most one write per running prompt each time).</summary>
     internal static TimeSpan WriteInterval { get; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>This process's client id at ComfyUI.</summary>
-    public string ClientId { get; } = "kinema-" + Guid.NewGuid().ToString("N");
+    /// <summary>
+    /// This node's client id at ComfyUI, the same across restarts: ComfyUI sends a prompt's progress to the client id it
+    /// was queued under, so a node that came back under a new one would hear nothing of the prompts it queued before.
+    /// </summary>
+    public string ClientId { get; } = LoadClientId(paths.ComfyUiClientId, logger);
+
+    private static string LoadClientId(string path, ILogger logger)
+    {
+        try
+        {
+            if (File.Exists(path) && File.ReadAllText(path).Trim() is { } kept && IsClientId(kept))
+            {
+                return kept;
+            }
+        }
+        catch (IOException exception)
+        {
+            LogClientIdUnreadable(logger, path, exception.Message);
+        }
+        catch (UnauthorizedAccessException exception)
+        {
+            LogClientIdUnreadable(logger, path, exception.Message);
+        }
+
+        var made = "kinema-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            SecretFile.Write(path, System.Text.Encoding.ASCII.GetBytes(made + "\n"));
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Progress still flows until the next restart; only the prompts in flight at a restart would go quiet.
+            LogClientIdUnsaved(logger, path, exception.Message);
+        }
+
+        return made;
+    }
+
+    private static bool IsClientId(string text) =>
+        text.Length == 39 && text.StartsWith("kinema-", StringComparison.Ordinal) && !text.AsSpan(7).ContainsAnyExcept(LowerHex);
+
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
 
     /// <summary>0–99 while the prompt's sampler runs; null when nothing was heard of it.</summary>
     public int? PercentOf(string promptId) => _percent.TryGetValue(promptId, out var percent) ? percent : null;
@@ -225,6 +266,13 @@ internal sealed partial class ComfyUiProgress(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The ComfyUI client id in {Path} could not be read ({Reason}); a new one is made")]
+    private static partial void LogClientIdUnreadable(ILogger logger, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "The ComfyUI client id could not be saved to {Path} ({Reason}); after a restart, prompts queued before it report progress only at polls")]
+    private static partial void LogClientIdUnsaved(ILogger logger, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing ComfyUI's progress failed ({Reason}); the next polls still store it")]
     private static partial void LogWriteFailed(ILogger logger, string reason);

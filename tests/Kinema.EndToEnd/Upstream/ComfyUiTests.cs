@@ -125,6 +125,56 @@ public sealed class ComfyUiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task After_a_Kinema_restart_the_progress_of_a_prompt_queued_before_it_still_shows()
+    {
+        _comfy.RunTime = TimeSpan.FromSeconds(12);
+        var data = Path.Combine(_scratch, "data");
+        string id;
+        int before;
+        await using (var first = await StartKinemaAsync(dataDirectory: data))
+        {
+            id = await first.Alice.CreateAsync("""{"model":"kling-v3","prompt":"long enough to restart under"}""");
+            before = await ProgressAboveAsync(first, id, 0);
+        }
+
+        // The task's next poll is already due, so the restarted node polls it at once; then not for 20 s, longer than
+        // the prompt has left. Whatever rises after that first poll was heard on the socket and written from it.
+        await using var second = await StartKinemaAsync(dataDirectory: data, extra: new Dictionary<string, string?>
+        {
+            ["Kinema:Upstream:FirstPoll"] = "00:00:20",
+            ["Kinema:Upstream:MaxPollInterval"] = "00:00:20",
+        });
+        var clientId = _comfy.PromptsFor(id).Single().ExtraData["client_id"]!.GetValue<string>();
+        await Eventually(() => _comfy.Sockets.ContainsKey(clientId), "the restarted node reconnects under the client id the prompt was queued with");
+
+        // ComfyUI sends progress only to that client id: under a new one, the task would sit at its old percentage.
+        var atPoll = await ProgressAboveAsync(second, id, before);
+        var between = await ProgressAboveAsync(second, id, atPoll);
+        between.Should().BeInRange(atPoll + 1, 99, "the node that came back knows, from that poll, which task the prompt belongs to");
+        _comfy.PromptsFor(id).Should().ContainSingle("the restart found the prompt rather than queuing it again");
+        (await second.Alice.WaitForTerminalAsync(id, TimeSpan.FromMinutes(1))).GetProperty("status").GetString().Should().Be("completed");
+    }
+
+    /// <summary>Waits, while the task is processing, for its progress to rise above a percentage; returns what it saw.</summary>
+    private static async Task<int> ProgressAboveAsync(KinemaTestServer server, string id, int above)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var task = await server.Alice.GetTaskAsync(id);
+            task.GetProperty("status").GetString().Should().BeOneOf(["pending", "processing"], "the prompt was still running: " + task);
+            var progress = task.GetProperty("progress").GetInt32();
+            if (progress > above && progress < 100)
+            {
+                return progress;
+            }
+
+            DateTimeOffset.UtcNow.Should().BeBefore(deadline, $"progress should rise above {above}% while the prompt runs; it is {progress}%");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
     public async Task Image_to_video_uploads_the_first_frame_and_names_it_in_the_load_image_node()
     {
         await using var server = await StartKinemaAsync();

@@ -15,7 +15,8 @@ public sealed class ComfyUiProgressTests : IAsyncDisposable
     {
         _database = new Core.Storage.Sqlite.SqliteDatabase(new Core.KinemaPaths(_directory.Path).Database, fullSync: false, NullLogger.Instance);
         _progress = new ComfyUiProgress(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance,
-            new Core.Storage.Sqlite.SqliteUpstreamTaskStore(_database, TimeProvider.System, new Core.Tasks.TaskChangeFeed()), TimeProvider.System);
+            new Core.Storage.Sqlite.SqliteUpstreamTaskStore(_database, TimeProvider.System, new Core.Tasks.TaskChangeFeed()), TimeProvider.System,
+            new Core.KinemaPaths(_directory.Path));
     }
 
     public async ValueTask DisposeAsync()
@@ -81,7 +82,8 @@ public sealed class ComfyUiProgressTests : IAsyncDisposable
             new Kinema.Contracts.Requests.GenerationRequest { Model = "kling-v3", Prompt = "p" }, null, "h"), CancellationToken.None)).Task!.Id;
         await tasks.ClaimNextAsync("w1", TimeSpan.FromSeconds(30), CancellationToken.None);
         await upstream.RecordSubmittedAsync(id, "w1", new Core.Engines.UpstreamHandle("comfyui", "gpu", "p1"), time.GetUtcNow().AddHours(1), CancellationToken.None);
-        var progress = new ComfyUiProgress(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance, upstream, time);
+        var progress = new ComfyUiProgress(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance, upstream, time,
+            new Core.KinemaPaths(directory.Path));
         progress.Track("p1", id);
         void Heard(string prompt, int value) => progress.Handle(Encoding.UTF8.GetBytes(
             $$$"""{"type":"progress","data":{"value":{{{value}}},"max":20,"prompt_id":"{{{prompt}}}"}}"""));
@@ -100,5 +102,53 @@ public sealed class ComfyUiProgressTests : IAsyncDisposable
         progress.Handle(Encoding.UTF8.GetBytes("""{"type":"execution_success","data":{"prompt_id":"p1"}}"""));
         Heard("p1", 19);
         (await progress.WriteProgressAsync(CancellationToken.None)).Should().Be(0, "a finished prompt is no longer tracked");
+    }
+
+    private ComfyUiProgress ProgressIn(string dataDirectory) =>
+        new(Options.Create(new ComfyUiOptions { BaseUrl = "http://127.0.0.1:9" }), NullLogger<ComfyUiProgress>.Instance,
+            new Core.Storage.Sqlite.SqliteUpstreamTaskStore(_database, TimeProvider.System, new Core.Tasks.TaskChangeFeed()), TimeProvider.System,
+            new Core.KinemaPaths(dataDirectory));
+
+    [Fact]
+    public void The_client_id_is_kept_in_the_data_directory_and_the_same_after_a_restart()
+    {
+        using var directory = new TempDirectory();
+        using var otherNode = new TempDirectory();
+        using var first = ProgressIn(directory.Path);
+        using var again = ProgressIn(directory.Path);
+        using var elsewhere = ProgressIn(otherNode.Path);
+
+        first.ClientId.Should().MatchRegex("^kinema-[0-9a-f]{32}$");
+        again.ClientId.Should().Be(first.ClientId, "ComfyUI sends a prompt's progress only to the client id it was queued under");
+        elsewhere.ClientId.Should().NotBe(first.ClientId, "each node has its own socket at ComfyUI");
+        File.ReadAllText(new Core.KinemaPaths(directory.Path).ComfyUiClientId).Trim().Should().Be(first.ClientId);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("kinema-XYZ")]
+    [InlineData("someone else's id with spaces")]
+    public void A_damaged_client_id_file_is_replaced_with_a_new_id(string content)
+    {
+        using var directory = new TempDirectory();
+        var path = new Core.KinemaPaths(directory.Path).ComfyUiClientId;
+        File.WriteAllText(path, content);
+
+        using var progress = ProgressIn(directory.Path);
+
+        progress.ClientId.Should().MatchRegex("^kinema-[0-9a-f]{32}$");
+        File.ReadAllText(path).Trim().Should().Be(progress.ClientId);
+    }
+
+    [Fact]
+    public void A_data_directory_that_cannot_be_written_still_gives_a_client_id()
+    {
+        using var directory = new TempDirectory();
+        var blocked = Path.Combine(directory.Path, "not-a-directory");
+        File.WriteAllText(blocked, "a file where the data directory should be");
+
+        using var progress = ProgressIn(blocked);
+
+        progress.ClientId.Should().MatchRegex("^kinema-[0-9a-f]{32}$");
     }
 }

@@ -133,9 +133,8 @@ internal static class SseBenchmark
             ["Logging:LogLevel:Default"] = "Warning",
             // One key drives all the load: its rate limit must not be what is measured.
             ["Kinema:RateLimits:RequestsPerMinute"] = "10000000",
-        }));
+        }), createFirstKey: true);
         await app.StartAsync();
-        await KinemaServer.EnsureFirstKeyAsync(app, CancellationToken.None);
         await app.WaitForShutdownAsync();
         return 0;
     }

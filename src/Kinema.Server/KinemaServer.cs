@@ -23,8 +23,12 @@ namespace Kinema.Server;
 /// <summary>Builds and runs the Kinema HTTP host: the composition root of the server.</summary>
 public static partial class KinemaServer
 {
-    /// <summary>Builds the host for a data directory; <paramref name="configure"/> lets tests and the CLI add settings.</summary>
-    public static WebApplication Build(KinemaPaths paths, string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <summary>
+    /// Builds the host for a data directory; <paramref name="configure"/> lets tests and the CLI add settings.
+    /// With <paramref name="createFirstKey"/>, a store without keys gets one at start, saved to <c>cli.key</c> before
+    /// the server answers (<see cref="FirstApiKey"/>).
+    /// </summary>
+    public static WebApplication Build(KinemaPaths paths, string[] args, Action<WebApplicationBuilder>? configure = null, bool createFirstKey = false)
     {
         Directory.CreateDirectory(paths.DataDirectory);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -45,6 +49,13 @@ public static partial class KinemaServer
         services.AddOptions<KinemaServerOptions>().BindConfiguration(KinemaServerOptions.Section)
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddKinemaCore(builder.Configuration, paths);
+        if (createFirstKey)
+        {
+            // After the store's own start (PostgreSQL migrates there), and before Kestrel's, which the host starts last.
+            services.AddSingleton<FirstApiKey>();
+            services.AddHostedService(provider => provider.GetRequiredService<FirstApiKey>());
+        }
+
         services.AddKinemaResultStorage(builder.Configuration);
         services.AddSafeFetching();
         services.AddKinemaEngines(builder.Configuration);
@@ -150,20 +161,6 @@ public static partial class KinemaServer
         ["Logging:LogLevel:Polly"] = "Warning",
         ["Logging:LogLevel:Microsoft.Extensions.Http"] = "Warning",
     };
-
-    /// <summary>Makes the first API key when the store has none (on several nodes, exactly one of them does), and prints it once.</summary>
-    public static async Task<CreatedApiKey?> EnsureFirstKeyAsync(WebApplication app, CancellationToken cancellationToken)
-    {
-        var keys = app.Services.GetRequiredService<IApiKeyStore>();
-        if (await keys.CreateFirstAsync(new NewApiKey("default", "default"), cancellationToken) is not { } created)
-        {
-            return null;
-        }
-
-        var paths = app.Services.GetRequiredService<KinemaPaths>();
-        SecretFile.Write(paths.CliKey, System.Text.Encoding.UTF8.GetBytes(created.Key + "\n"));
-        return created;
-    }
 
     /// <summary>
     /// The error envelope, unless the client has gone: a connection dropped mid-body fails the write of its answer, and

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Kinema.Core;
 using Kinema.Server;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -31,7 +32,7 @@ internal static class ServeCommand
             WebApplication app;
             try
             {
-                app = KinemaServer.Build(paths, hostArgs);
+                app = KinemaServer.Build(paths, hostArgs, createFirstKey: true);
                 await app.StartAsync();
             }
             catch (OptionsValidationException exception)
@@ -59,7 +60,7 @@ internal static class ServeCommand
 
             await using (app)
             {
-                var firstKey = await KinemaServer.EnsureFirstKeyAsync(app, CancellationToken.None);
+                var firstKey = app.Services.GetRequiredService<FirstApiKey>().Created;
                 Console.WriteLine($"Kinema is listening on {string.Join(", ", app.Urls)} (data: {paths.DataDirectory})");
                 Console.WriteLine($"API docs: {app.Urls.First()}/docs");
                 if (firstKey is not null)

@@ -34,20 +34,19 @@ internal sealed partial class ComfyUiProgress(
     /// </summary>
     public string ClientId { get; } = LoadClientId(paths.ComfyUiClientId, logger);
 
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
+
     private static string LoadClientId(string path, ILogger logger)
     {
         try
         {
-            if (File.Exists(path) && File.ReadAllText(path).Trim() is { } kept && IsClientId(kept))
+            var kept = File.Exists(path) ? File.ReadAllText(path).Trim() : "";
+            if (IsClientId(kept))
             {
                 return kept;
             }
         }
-        catch (IOException exception)
-        {
-            LogClientIdUnreadable(logger, path, exception.Message);
-        }
-        catch (UnauthorizedAccessException exception)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
             LogClientIdUnreadable(logger, path, exception.Message);
         }
@@ -68,8 +67,6 @@ internal sealed partial class ComfyUiProgress(
 
     private static bool IsClientId(string text) =>
         text.Length == 39 && text.StartsWith("kinema-", StringComparison.Ordinal) && !text.AsSpan(7).ContainsAnyExcept(LowerHex);
-
-    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
 
     /// <summary>0–99 while the prompt's sampler runs; null when nothing was heard of it.</summary>
     public int? PercentOf(string promptId) => _percent.TryGetValue(promptId, out var percent) ? percent : null;

@@ -60,14 +60,15 @@ internal static class ServeCommand
 
             await using (app)
             {
-                var firstKey = app.Services.GetRequiredService<FirstApiKey>().Created;
+                var firstKey = app.Services.GetRequiredService<FirstApiKey>();
                 Console.WriteLine($"Kinema is listening on {string.Join(", ", app.Urls)} (data: {paths.DataDirectory})");
                 Console.WriteLine($"API docs: {app.Urls.First()}/docs");
-                if (firstKey is not null)
+                if (firstKey.Created is { } created)
                 {
-                    Console.WriteLine("First start: created an API key. It is shown only once (also saved for the CLI in "
-                                      + paths.CliKey + "):");
-                    Console.WriteLine(firstKey.Key);
+                    Console.WriteLine(firstKey.NotSavedBecause is { } reason
+                        ? $"First start: created an API key. It is shown only once, and it could NOT be saved for the CLI in {paths.CliKey} ({reason}). Keep it now:"
+                        : $"First start: created an API key. It is shown only once (also saved for the CLI in {paths.CliKey}):");
+                    Console.WriteLine(created.Key);
                 }
 
                 await app.WaitForShutdownAsync();

@@ -35,6 +35,46 @@ public sealed class FirstKeyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_first_key_that_cannot_be_saved_is_still_printed_and_the_server_still_starts()
+    {
+        // A directory where cli.key belongs: no user, root included, can write that file.
+        Directory.CreateDirectory(new KinemaPaths(_data).CliKey);
+        await using var server = await ServerProcess.StartAsync(_data, waitForStartLine: true);
+
+        string? printed = null;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (printed is null && DateTime.UtcNow < deadline)
+        {
+            printed = server.Output.Split('\n').Select(line => line.Trim())
+                .FirstOrDefault(line => line.StartsWith(Core.Tenants.ApiKeyFormat.Prefix, StringComparison.Ordinal));
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        printed.Should().NotBeNull("the key is in the store now, and later starts make no other: the console is its last way out");
+        server.Output.Should().Contain("could NOT be saved for the CLI").And.Contain("could not be saved to",
+            "the warning in the log names the file and what to do");
+        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", printed);
+        using var response = await client.GetAsync(new Uri("/v1/tasks", UriKind.Relative), TestContext.Current.CancellationToken);
+        response.StatusCode.Should().Be(HttpStatusCode.OK, "the printed key is a working key");
+    }
+
+    [Fact]
+    public async Task An_unwritable_key_file_is_reported_and_the_key_kept()
+    {
+        Directory.CreateDirectory(new KinemaPaths(_data).CliKey);
+        await using var app = Server.KinemaServer.Build(new KinemaPaths(_data), ["--urls", "http://127.0.0.1:0"], createFirstKey: true);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+
+        var first = app.Services.GetRequiredService<Server.FirstApiKey>();
+        first.Created.Should().NotBeNull();
+        first.NotSavedBecause.Should().NotBeNullOrEmpty();
+        var keys = app.Services.GetRequiredService<Core.Tenants.IApiKeyStore>();
+        (await keys.FindValidAsync(first.Created!.Key, TestContext.Current.CancellationToken)).Should().NotBeNull("the key made is in the store");
+        await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task The_first_key_starts_after_the_store_and_before_the_web_server()
     {
         await using var app = Server.KinemaServer.Build(new KinemaPaths(_data), [], createFirstKey: true);

@@ -30,4 +30,11 @@ public sealed class SchedulerOptions
     /// <summary>How often an idle worker looks for work it was not told about (other nodes, expired leases).</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:05:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a finished render waits for the result storage to take its video before the task fails
+    /// (<c>storage_unavailable</c>, credits refunded). Until then the save is retried and the task stays processing.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan ResultSaveTimeout { get; set; } = TimeSpan.FromMinutes(30);
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Kinema.Core.Diagnostics;
 using Kinema.Core.Engines;
 using Kinema.Core.Fetching;
@@ -208,13 +209,16 @@ internal sealed partial class TaskScheduler(
     }
 
     /// <summary>
-    /// A finished render is not thrown away, nor its task failed, because the result storage is out of reach: the save is
-    /// tried again, backing off to <see cref="MaxSaveRetryDelay"/>, while the heartbeat keeps the lease. It ends when the
-    /// storage takes the file, or when the task is cancelled, its lease lost or the node stopped (the token).
+    /// A finished render is not thrown away, nor its task failed, because the result storage is out of reach for a while:
+    /// the save is tried again, backing off to <see cref="MaxSaveRetryDelay"/>, while the heartbeat keeps the lease. It
+    /// ends when the storage takes the file; when the task is cancelled, its lease lost or the node stopped (the token);
+    /// or, after <see cref="SchedulerOptions.ResultSaveTimeout"/>, by failing the task, so an outage that outlasts it
+    /// neither holds the worker nor leaves the client polling forever.
     /// </summary>
     private async Task<StoredFile> SaveAsync(string taskId, string name, string path, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromSeconds(1);
+        var firstRefusal = (long?)null;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -224,12 +228,27 @@ internal sealed partial class TaskScheduler(
             catch (ResultStorageUnavailableException exception)
             {
                 var reason = exception.Message;
+                firstRefusal ??= time.GetTimestamp();
+                var waited = time.GetElapsedTime(firstRefusal.Value);
+                if (waited + delay > _options.ResultSaveTimeout)
+                {
+                    LogSaveGivenUp(logger, taskId, name, attempt, reason);
+                    throw new EngineFailureException("storage_unavailable",
+                        $"the video was made, but the result storage could not take it for {FormatLimit(_options.ResultSaveTimeout)} " +
+                        $"({attempt} attempts; last: {reason})", retryable: false);
+                }
+
                 LogSaveRetried(logger, taskId, name, attempt, delay.TotalSeconds, reason);
                 await Task.Delay(delay, time, cancellationToken);
                 delay = delay * 2 < MaxSaveRetryDelay ? delay * 2 : MaxSaveRetryDelay;
             }
         }
     }
+
+    private static string FormatLimit(TimeSpan limit) =>
+        limit.TotalMinutes >= 1
+            ? string.Create(CultureInfo.InvariantCulture, $"{limit.TotalMinutes:0.#} min")
+            : string.Create(CultureInfo.InvariantCulture, $"{limit.TotalSeconds:0.#} s");
 
     private static readonly TimeSpan MaxSaveRetryDelay = TimeSpan.FromSeconds(30);
 
@@ -274,6 +293,10 @@ internal sealed partial class TaskScheduler(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Task {TaskId}: {Name} could not be saved (attempt {Attempt}); trying again in {Seconds} s: {Reason}")]
     private static partial void LogSaveRetried(ILogger logger, string taskId, string name, int attempt, double seconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Task {TaskId}: {Name} could not be saved in {Attempt} attempts over the result save timeout; the task fails: {Reason}")]
+    private static partial void LogSaveGivenUp(ILogger logger, string taskId, string name, int attempt, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} tasks left running by a previous process")]
     private static partial void LogRecovered(ILogger logger, int count);

@@ -103,6 +103,41 @@ public sealed class ResultStorageOutageTests
     }
 
     [Fact]
+    public async Task A_render_whose_bucket_stays_away_past_the_save_timeout_fails_saying_why_and_frees_its_worker()
+    {
+        var s3 = await S3rverProcess.StartAsync();
+        try
+        {
+            var settings = s3.KinemaSettings();
+            settings["Kinema:Scheduler:ResultSaveTimeout"] = "00:00:04";
+            settings["Kinema:Scheduler:Workers"] = "1";
+            await using var server = await KinemaTestServer.StartAsync(settings);
+            await s3.StopAsync();
+            var first = await server.Alice.CreateAsync(Body);
+            var second = await server.Alice.CreateAsync(Body);
+
+            var failed = await server.Alice.WaitForTerminalAsync(first);
+            var afterIt = await server.Alice.GetTaskAsync(second);
+
+            failed.GetProperty("status").GetString().Should().Be("failed", failed.ToString());
+            var error = failed.GetProperty("error");
+            error.GetProperty("code").GetString().Should().Be("storage_unavailable", failed.ToString());
+            error.GetProperty("message").GetString().Should().Contain("result storage could not take it for 4 s");
+            afterIt.GetProperty("status").GetString().Should().BeOneOf(["processing", "failed"],
+                "the one worker moved on to the next task once the first gave up");
+
+            // Once the bucket is back, the next task's save goes through: the timeout ends one task, not the node.
+            s3 = await s3.RestartAsync();
+            var third = await server.Alice.WaitForTerminalAsync(await server.Alice.CreateAsync(Body));
+            third.GetProperty("status").GetString().Should().Be("completed", third.ToString());
+        }
+        finally
+        {
+            await s3.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_results_disk_that_cannot_take_a_file_is_answered_503_until_it_can()
     {
         await using var server = await KinemaTestServer.StartAsync();

@@ -155,6 +155,7 @@ public class KinemaClient : IDisposable
     /// The task's states as they change, ending with its terminal state: over the server's event stream, reconnecting
     /// with <c>Last-Event-ID</c> when it drops, or by polling when the server has no stream.
     /// </summary>
+    /// <exception cref="KinemaException">Status 404: the task does not exist, or was deleted while it was watched.</exception>
     public virtual async IAsyncEnumerable<TaskStatusData> WatchAsync(
         string taskId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -165,6 +166,7 @@ public class KinemaClient : IDisposable
         {
             using var message = new HttpRequestMessage(HttpMethod.Get, $"v1/tasks/{Uri.EscapeDataString(taskId)}/events");
             message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _options.ApiKey);
             if (lastEventId is not null)
             {
                 message.Headers.Add("Last-Event-ID", lastEventId);
@@ -192,7 +194,7 @@ public class KinemaClient : IDisposable
                 }
 
                 await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-                var parser = SseParser.Create(stream, (type, data) => type == "task" ? Encoding.UTF8.GetString(data) : null);
+                var parser = SseParser.Create(stream, (type, data) => type is "task" or "deleted" ? Encoding.UTF8.GetString(data) : null);
                 var enumerator = parser.EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
                 try
                 {
@@ -217,6 +219,12 @@ public class KinemaClient : IDisposable
                         if (item.Data is null)
                         {
                             continue;
+                        }
+
+                        if (item.EventType == "deleted")
+                        {
+                            throw new KinemaException(404, ErrorTypes.InvalidRequest,
+                                $"task {taskId} was deleted while it was watched", "task_id");
                         }
 
                         lastEventId = item.EventId ?? lastEventId;

@@ -82,14 +82,27 @@ public sealed class TaskLifecycleTests(ServerFixture fixture) : IClassFixture<Se
         events.Should().ContainSingle().Which.Task.GetProperty("status").GetString().Should().Be("completed");
     }
 
+    /// <summary>
+    /// A client whose fallback polls come ten minutes apart: a watch that ends within the test's minute can only have
+    /// followed the event stream.
+    /// </summary>
+    private KinemaClient StreamOnlyClient() => new(new KinemaClientOptions
+    {
+        BaseAddress = Server.BaseAddress,
+        ApiKey = Server.AliceKey,
+        PollInterval = TimeSpan.FromMinutes(10),
+        MaxPollInterval = TimeSpan.FromMinutes(10),
+    });
+
     [Fact]
     public async Task Sdk_watch_uses_the_stream()
     {
-        using var client = new KinemaClient(new KinemaClientOptions { BaseAddress = Server.BaseAddress, ApiKey = Server.AliceKey });
+        using var client = StreamOnlyClient();
         var operation = await client.CreateAsync(GenerationRequests.TextToVideo("watch", duration: 6) with { Mode = "pro" });
 
         var seen = new List<Kinema.Contracts.Responses.TaskStatusData>();
-        await foreach (var task in client.WatchAsync(operation.Id))
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await foreach (var task in client.WatchAsync(operation.Id, timeout.Token))
         {
             seen.Add(task);
         }
@@ -213,6 +226,88 @@ public sealed class TaskLifecycleTests(ServerFixture fixture) : IClassFixture<Se
         Directory.Exists(Path.Combine(Server.Paths.Results, id)).Should().BeFalse();
         var deleteAgain = () => client.DeleteAsync(id);
         (await deleteAgain.Should().ThrowAsync<KinemaException>()).Which.Status.Should().Be(404);
+    }
+
+    [Fact]
+    public async Task A_watched_task_deleted_through_the_api_ends_its_stream_saying_so()
+    {
+        var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"delete me while watched","mode":"pro","duration":15}""");
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/tasks/{id}/events");
+        using var response = await Server.Alice.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var events = new List<SseItem<string>>();
+        var deleted = false;
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync(timeout.Token))
+        {
+            events.Add(item);
+            if (!deleted && item.EventType == "task" && JsonDocument.Parse(item.Data).RootElement.GetProperty("progress").GetInt32() >= 3)
+            {
+                using var delete = await Server.Alice.DeleteAsync($"/v1/tasks/{id}");
+                delete.StatusCode.Should().Be(HttpStatusCode.OK);
+                deleted = true;
+            }
+        }
+
+        deleted.Should().BeTrue("the render was seen making progress, then deleted");
+        var last = events[^1];
+        // The stream may catch the cancel that a delete makes first, or only find the task gone: either way it says how
+        // the task ended instead of stopping mid-render.
+        if (last.EventType == "deleted")
+        {
+            last.Data.Should().Be($$$"""{"task_id":"{{{id}}}","deleted":true}""");
+        }
+        else
+        {
+            last.EventType.Should().Be("task");
+            JsonDocument.Parse(last.Data).RootElement.GetProperty("status").GetString().Should().Be("cancelled");
+        }
+    }
+
+    [Fact]
+    public async Task A_watched_task_that_disappears_ends_the_stream_with_a_deleted_event_and_the_sdk_watch_with_a_404()
+    {
+        var store = Server.Services.GetRequiredService<ITaskStore>();
+        var rawId = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"vanish while streamed","mode":"pro","duration":15}""");
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/tasks/{rawId}/events");
+        using var response = await Server.Alice.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var events = new List<SseItem<string>>();
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync(timeout.Token))
+        {
+            events.Add(item);
+            if (events.Count == 1)
+            {
+                // Straight from the store, with no cancel before it: only the stream's own re-read can notice.
+                (await store.DeleteAsync("alice", rawId, CancellationToken.None)).Should().BeTrue();
+            }
+        }
+
+        events[0].EventType.Should().Be("task");
+        events[^1].EventType.Should().Be("deleted");
+        events[^1].Data.Should().Be($$$"""{"task_id":"{{{rawId}}}","deleted":true}""");
+
+        using var client = StreamOnlyClient();
+        var sdkId = (await client.CreateAsync(GenerationRequests.TextToVideo("vanish while watched", duration: 15) with { Mode = "pro" })).Id;
+        var seen = new List<Kinema.Contracts.Responses.TaskStatusData>();
+        var watch = async () =>
+        {
+            await foreach (var task in client.WatchAsync(sdkId, timeout.Token))
+            {
+                seen.Add(task);
+                if (seen.Count == 1)
+                {
+                    (await store.DeleteAsync("alice", sdkId, CancellationToken.None)).Should().BeTrue();
+                }
+            }
+        };
+
+        var thrown = (await watch.Should().ThrowAsync<KinemaException>()).Which;
+        thrown.Status.Should().Be(404);
+        thrown.Param.Should().Be("task_id");
+        thrown.Message.Should().Contain("was deleted while it was watched");
+        seen.Should().ContainSingle();
     }
 
     [Fact]

@@ -14,13 +14,16 @@ namespace Kinema.Server.Endpoints;
 /// <summary>
 /// <c>GET /v1/tasks/{task_id}/events</c>: Server-Sent Events with the task object at once and after every change,
 /// ending after a terminal state. Event ids grow with every change, so <c>Last-Event-ID</c> resumes where a dropped
-/// connection left off.
+/// connection left off. A task deleted while it is watched ends its stream with a <c>deleted</c> event, the same
+/// object <c>DELETE</c> answers with, so the watcher learns why the stream ended instead of reconnecting into a 404.
 /// </summary>
 internal static class TaskEventsEndpoint
 {
     public const string EventName = "task";
 
     public const string KeepAliveEventName = "keepalive";
+
+    public const string DeletedEventName = "deleted";
 
     /// <summary>
     /// How often a watcher re-reads the store without a notice. Every change on this node notifies at once; this only
@@ -83,6 +86,9 @@ internal static class TaskEventsEndpoint
             var task = await store.GetAsync(tenantId, taskId, cancellationToken);
             if (task is null)
             {
+                yield return new SseItem<string>(
+                    JsonSerializer.Serialize(new DeletedTask(taskId, Deleted: true), KinemaJsonContext.Wire.DeletedTask),
+                    DeletedEventName);
                 yield break;
             }
 

@@ -141,8 +141,11 @@ public static class AddressPolicy
             return null;
         }
 
-        // Uri normalises the odd IPv4 spellings (2130706433, 0x7f000001, 0177.0.0.1, 127.1) to dotted quads.
-        var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
+        // Uri normalises the odd IPv4 spellings (2130706433, 0x7f000001, 0177.0.0.1, 127.1) to dotted quads. A name is
+        // judged as it will be looked up: IdnHost applies IDNA's mapping, under which ideographic and fullwidth dots
+        // (127。0。0。1) are dots and the name a dotted quad again.
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']')
+            : uri.HostNameType == UriHostNameType.Dns ? uri.IdnHost : uri.Host;
         var blocked = IPAddress.TryParse(host, out var address) ? IsBlocked(address) : IsBlockedHostName(host);
         return blocked
             ? new RuleViolation(param, $"{param} points at a loopback, private or link-local address, which Kinema does not fetch from")

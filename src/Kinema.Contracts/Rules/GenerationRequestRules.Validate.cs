@@ -56,14 +56,15 @@ public static partial class GenerationRequestRules
         {
             Add("prompt", "prompt must not be empty");
         }
-        else if (request.Prompt.Length > GenerationRequestSchema.Prompt.MaxLength)
+        else if (CharacterCount(request.Prompt) is var promptLength && promptLength > GenerationRequestSchema.Prompt.MaxLength)
         {
-            Add("prompt", $"prompt must be at most {GenerationRequestSchema.Prompt.MaxLength} characters (it has {request.Prompt.Length})");
+            Add("prompt", $"prompt must be at most {GenerationRequestSchema.Prompt.MaxLength} characters (it has {promptLength})");
         }
 
-        if (request.NegativePrompt is { } negative && negative.Length > GenerationRequestSchema.NegativePrompt.MaxLength)
+        if (request.NegativePrompt is { } negative && CharacterCount(negative) is var negativeLength
+            && negativeLength > GenerationRequestSchema.NegativePrompt.MaxLength)
         {
-            Add("negative_prompt", $"negative_prompt must be at most {GenerationRequestSchema.NegativePrompt.MaxLength} characters (it has {negative.Length})");
+            Add("negative_prompt", $"negative_prompt must be at most {GenerationRequestSchema.NegativePrompt.MaxLength} characters (it has {negativeLength})");
         }
 
         if (!GenerationRequestSchema.Mode.Allows(request.Mode))
@@ -159,9 +160,9 @@ public static partial class GenerationRequestRules
             {
                 add(path + ".prompt", $"{path}.prompt must not be empty");
             }
-            else if (shot.Prompt.Length > GenerationRequestSchema.ShotPrompt.MaxLength)
+            else if (CharacterCount(shot.Prompt) is var shotLength && shotLength > GenerationRequestSchema.ShotPrompt.MaxLength)
             {
-                add(path + ".prompt", $"{path}.prompt must be at most {GenerationRequestSchema.ShotPrompt.MaxLength} characters (it has {shot.Prompt.Length})");
+                add(path + ".prompt", $"{path}.prompt must be at most {GenerationRequestSchema.ShotPrompt.MaxLength} characters (it has {shotLength})");
             }
 
             if (shot.Duration < GenerationRequestSchema.ShotDuration.Minimum)
@@ -301,4 +302,23 @@ public static partial class GenerationRequestRules
 
     [GeneratedRegex(ElementNamePattern)]
     private static partial Regex ElementName();
+
+    /// <summary>
+    /// Characters as the published schema's <c>maxLength</c> counts them (JSON Schema counts Unicode code points), not
+    /// UTF-16 units: an emoji is one character, as the person who typed it sees it.
+    /// </summary>
+    internal static int CharacterCount(string text)
+    {
+        var count = text.Length;
+        for (var i = 0; i < text.Length - 1; i++)
+        {
+            if (char.IsSurrogatePair(text[i], text[i + 1]))
+            {
+                count--;
+                i++;
+            }
+        }
+
+        return count;
+    }
 }

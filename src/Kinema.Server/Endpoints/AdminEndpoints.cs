@@ -93,6 +93,9 @@ internal static class AdminEndpoints
                 return ApiErrors.Create(StatusCodes.Status400BadRequest, "amount is required: a whole number of credits, not 0", "amount");
             }
 
+            // Routing leaves %2F encoded in a segment, so a tenant whose id has a '/' (a key's name becomes its tenant)
+            // would be out of reach; the id is matched as the client spelled it, decoded once.
+            tenant = Uri.UnescapeDataString(tenant);
             var outcome = await billing.AddCreditsAsync(tenant, amount.Value, TenantContext.Get(http).Key.Id, note, ct);
             return outcome.Kind switch
             {

@@ -32,9 +32,11 @@ internal static class WebhookEndpoints
                     ? TypedResults.NoContent()
                     : ApiErrors.Create(StatusCodes.Status404NotFound, $"no webhook endpoint '{id}'", "id"))
             .WithName("DeleteWebhook");
-        group.MapGet("/deliveries", async (int? limit, HttpContext http, IWebhookStore store, CancellationToken ct) =>
-                TypedResults.Ok(new WebhookDeliveryListResponse((await store.ListDeliveriesAsync(
-                    TenantContext.Get(http).TenantId, Math.Clamp(limit ?? 50, 1, 500), ct)).Select(Describe).ToList())))
+        group.MapGet("/deliveries", async Task<Results<Ok<WebhookDeliveryListResponse>, JsonHttpResult<Contracts.Responses.ErrorResponse>>> (HttpContext http, IWebhookStore store, CancellationToken ct) =>
+                PageLimit.TryRead(http.Request.Query["limit"], 50, 500, out var limit) is { } badLimit
+                    ? badLimit
+                    : TypedResults.Ok(new WebhookDeliveryListResponse((await store.ListDeliveriesAsync(
+                        TenantContext.Get(http).TenantId, limit, ct)).Select(Describe).ToList())))
             .WithName("ListWebhookDeliveries");
         group.MapPost("/deliveries/{id}/replay", async Task<Results<Accepted, JsonHttpResult<Contracts.Responses.ErrorResponse>>> (string id, HttpContext http, IWebhookStore store, CancellationToken ct) =>
                 await store.ReplayAsync(TenantContext.Get(http).TenantId, id, ct)

@@ -104,6 +104,21 @@ public sealed class BillingHttpTests
     }
 
     [Fact]
+    public async Task A_tenant_whose_id_has_a_slash_is_reached_by_its_escaped_id()
+    {
+        await using var server = await KinemaTestServer.StartAsync(BillingOn);
+        using var admin = await AdminAsync(server);
+        using var created = await PostAsync(admin, "/v1/admin/tenants", """{"id":"team/ci"}""");
+        (await JsonAsync(created, HttpStatusCode.OK)).GetProperty("tenant_id").GetString().Should().Be("team/ci");
+
+        using var grant = await PostAsync(admin, "/v1/admin/tenants/team%2Fci/credits", """{"amount": 5}""");
+        var granted = await JsonAsync(grant, HttpStatusCode.OK);
+
+        granted.GetProperty("tenant_id").GetString().Should().Be("team/ci");
+        granted.GetProperty("balance").GetInt64().Should().Be(5);
+    }
+
+    [Fact]
     public async Task Cancelling_a_task_no_upstream_accepted_refunds_it_and_says_so()
     {
         await using var server = await KinemaTestServer.StartAsync(BillingOn);

@@ -182,6 +182,37 @@ public sealed class WebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_delivery_list_pages_by_limit_and_refuses_a_bad_one_naming_it()
+    {
+        await using var server = await KinemaTestServer.StartAsync(FastRetries);
+        _receiver.Secret = await SecretAsync(server.Alice);
+        for (var i = 0; i < 3; i++)
+        {
+            await server.Alice.CreateAsync($$"""{"model":"kling-v3","prompt":"listed {{i}}","duration":3,"callback_url":"{{_receiver.Url("listed")}}"}""");
+        }
+
+        await WaitForAsync(() => _receiver.Deliveries.Count >= 3);
+        using (var two = JsonDocument.Parse(await server.Alice.GetStringAsync("/v1/webhooks/deliveries?limit=2")))
+        {
+            two.RootElement.GetProperty("data").GetArrayLength().Should().Be(2);
+        }
+
+        using (var all = JsonDocument.Parse(await server.Alice.GetStringAsync("/v1/webhooks/deliveries?limit=500")))
+        {
+            all.RootElement.GetProperty("data").GetArrayLength().Should().Be(3);
+        }
+
+        foreach (var bad in new[] { "0", "-5", "501", "abc", "99999999999", "2.5" })
+        {
+            using var response = await server.Alice.GetAsync($"/v1/webhooks/deliveries?limit={bad}");
+            response.StatusCode.Should().Be(HttpStatusCode.BadRequest, bad);
+            var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+            error.GetProperty("param").GetString().Should().Be("limit");
+            error.GetProperty("message").GetString().Should().Be("limit must be an integer from 1 to 500");
+        }
+    }
+
+    [Fact]
     public async Task A_delivery_survives_a_server_restart()
     {
         var data = Path.Combine(Path.GetTempPath(), "kinema-webhook-restart", Guid.NewGuid().ToString("N"));

@@ -162,6 +162,21 @@ public sealed class GenerationRequestRulesTests
     }
 
     [Fact]
+    public void Prompt_caps_count_characters_as_the_schema_does_so_an_emoji_is_one()
+    {
+        var emoji = "\U0001F600";
+        var ok = Parse($$"""{"model":"kling-v3","prompt":"{{string.Concat(Enumerable.Repeat(emoji, 2500))}}","negative_prompt":"{{string.Concat(Enumerable.Repeat(emoji, 2500))}}"}""");
+        var tooLong = Parse($$"""{"model":"kling-v3","prompt":"{{string.Concat(Enumerable.Repeat(emoji, 2501))}}"}""");
+        var shot = Parse($$"""{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":5,"multi_prompt":[{"index":1,"prompt":"{{string.Concat(Enumerable.Repeat(emoji, 512))}}","duration":5}]}""");
+        var shotTooLong = Parse($$"""{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":5,"multi_prompt":[{"index":1,"prompt":"{{string.Concat(Enumerable.Repeat(emoji, 513))}}","duration":5}]}""");
+
+        ok.IsValid.Should().BeTrue("2,500 emoji are 2,500 characters, though 5,000 UTF-16 units");
+        tooLong.Violations.Should().ContainSingle().Which.Message.Should().Be("prompt must be at most 2500 characters (it has 2501)");
+        shot.IsValid.Should().BeTrue();
+        shotTooLong.Violations.Should().ContainSingle().Which.Message.Should().Contain("(it has 513)");
+    }
+
+    [Fact]
     public void Shot_prompts_are_capped_at_512_characters_and_shots_at_6()
     {
         var shots = string.Join(",", Enumerable.Range(1, 7).Select(i => $$"""{"index":{{i}},"prompt":"p","duration":1}"""));

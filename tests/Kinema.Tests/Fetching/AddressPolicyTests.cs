@@ -88,6 +88,9 @@ public sealed class AddressPolicyTests
     [InlineData("http://metadata.google.internal/computeMetadata/v1/")]
     [InlineData("http://10.0.0.5/a.png")]
     [InlineData("http://192.168.0.1:8443/a.png")]
+    [InlineData("http://127\u30020\u30020\u30021:18198/a.png")]
+    [InlineData("http://127\uFF0E0\uFF0E0\uFF0E1/a.png")]
+    [InlineData("http://10\uFF610\uFF610\uFF615/a.png")]
     public void Literal_private_hosts_are_refused_at_submit(string url)
     {
         var violation = AddressPolicy.CheckImageUrl("image_urls[0]", url, allowPrivateNetworks: false);

@@ -163,7 +163,7 @@ public static class AddressPolicy
 
         if (url.Length > MaxDataUriLength)
         {
-            return new RuleViolation(param, $"{param} is a data URI over {MaxDataUriLength / (1024 * 1024)} MiB; upload the image and pass its URL");
+            return new RuleViolation(param, $"{param} is a data URI over {MaxDataUriLength / (1024 * 1024)} MiB of base64, more than the 20 MiB of image Kinema accepts; upload the image and pass its URL");
         }
 
         var payload = url.AsSpan(comma + 1);

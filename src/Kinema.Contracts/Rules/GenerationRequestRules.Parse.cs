@@ -261,7 +261,7 @@ public static partial class GenerationRequestRules
             {
                 // The contract singles this out: "6" (a string) is an error, however tempting to accept.
                 JsonValueKind.String => $"{param} must be a JSON integer, not a string (write {name}: 6, not {name}: \"6\")",
-                JsonValueKind.Number => $"{param} must be a whole number of seconds, not {value.GetRawText()}",
+                JsonValueKind.Number => $"{param} must be a whole number{(name == "duration" ? " of seconds" : "")}, not {value.GetRawText()}",
                 _ => $"{param} must be a JSON integer, not {Describe(value)}",
             });
             return null;

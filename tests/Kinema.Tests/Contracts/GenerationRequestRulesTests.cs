@@ -162,6 +162,16 @@ public sealed class GenerationRequestRulesTests
     }
 
     [Fact]
+    public void A_shot_index_that_is_no_integer_is_not_called_seconds()
+    {
+        var index = Parse("""{"model":"kling-v3","multi_shot":true,"shot_type":"customize","duration":3,"multi_prompt":[{"index":1.5,"prompt":"a","duration":3}]}""");
+        var duration = Parse("""{"model":"kling-v3","duration":5.5}""");
+
+        index.Violations.Should().ContainSingle().Which.Message.Should().Be("multi_prompt[0].index must be a whole number, not 1.5");
+        duration.Violations.Should().ContainSingle().Which.Message.Should().Be("duration must be a whole number of seconds, not 5.5");
+    }
+
+    [Fact]
     public void Prompt_caps_count_characters_as_the_schema_does_so_an_emoji_is_one()
     {
         var emoji = "\U0001F600";

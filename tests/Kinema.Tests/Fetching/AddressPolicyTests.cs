@@ -133,7 +133,8 @@ public sealed class AddressPolicyTests
     {
         var url = "data:image/png;base64," + new string('A', AddressPolicy.MaxDataUriLength);
 
-        AddressPolicy.CheckImageUrl("image_urls[0]", url, allowPrivateNetworks: false)!.Message.Should().Contain("MiB");
+        AddressPolicy.CheckImageUrl("image_urls[0]", url, allowPrivateNetworks: false)!.Message.Should()
+            .Be("image_urls[0] is a data URI over 28 MiB of base64, more than the 20 MiB of image Kinema accepts; upload the image and pass its URL");
     }
 
     [Theory]

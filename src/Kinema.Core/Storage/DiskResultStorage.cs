@@ -36,7 +36,12 @@ internal sealed class DiskResultStorage(string root) : IResultStorage
         var path = Path.Combine(root, SafeSegment(taskId), SafeSegment(name));
         var info = new FileInfo(path);
         return Task.FromResult(info.Exists
-            ? new StoredFile(taskId, name, ContentTypes.ForName(name), info.Length, path) { LastModified = info.LastWriteTimeUtc }
+            ? new StoredFile(taskId, name, ContentTypes.ForName(name), info.Length, path)
+            {
+                LastModified = info.LastWriteTimeUtc,
+                // A save replaces the file, so its time and length change with its bytes (as static-file servers tag).
+                ETag = FormattableString.Invariant($"\"{info.LastWriteTimeUtc.Ticks ^ info.Length:x}\""),
+            }
             : null);
     }
 

@@ -37,9 +37,6 @@ internal static class ResultFilesEndpoint
             return ApiErrors.Create(StatusCodes.Status404NotFound, "the file no longer exists");
         }
 
-        // A file on this node's disk goes out through the kernel's sendfile; any other storage is streamed range by range.
-        return file.PhysicalPath is { } path
-            ? TypedResults.PhysicalFile(path, file.ContentType, lastModified: File.GetLastWriteTimeUtc(path), enableRangeProcessing: true)
-            : new StoredFileResult(file, storage);
+        return new StoredFileResult(file, storage);
     }
 }

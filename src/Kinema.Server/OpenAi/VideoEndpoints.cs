@@ -122,10 +122,7 @@ internal static class VideoEndpoints
             return ApiErrors.Create(StatusCodes.Status404NotFound, $"the files of video {task.Id} no longer exist", "video_id");
         }
 
-        // As the signed /files links: a local file goes out through sendfile, any other storage range by range.
-        return file.PhysicalPath is { } path
-            ? TypedResults.PhysicalFile(path, file.ContentType, lastModified: File.GetLastWriteTimeUtc(path), enableRangeProcessing: true)
-            : new StoredFileResult(file, storage);
+        return new StoredFileResult(file, storage);
     }
 
     internal static async Task<Results<JsonHttpResult<VideoObject>, JsonHttpResult<ErrorResponse>>> RemixAsync(

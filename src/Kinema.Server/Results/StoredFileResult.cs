@@ -1,13 +1,15 @@
 using Kinema.Core.Storage;
+using Kinema.Server.Errors;
 using Microsoft.AspNetCore.Http.Headers;
 using Microsoft.Net.Http.Headers;
 
 namespace Kinema.Server.Results;
 
 /// <summary>
-/// Sends a stored file that is not on this node's disk (an object store's), asking the storage for just the bytes
-/// sent: a single <c>Range</c> is answered 206 with <c>Content-Range</c>, an unsatisfiable one 416, anything else
-/// (several ranges, a stale <c>If-Range</c>) the whole file. Nothing is buffered beyond the copy buffer.
+/// Sends a stored file, asking the storage for just the bytes sent: a single <c>bytes</c> range is answered 206 with
+/// <c>Content-Range</c>, an unsatisfiable one 416 (with the error envelope), anything else (another unit, several
+/// ranges, a stale <c>If-Range</c>) the whole file; <c>If-None-Match</c> and <c>If-Modified-Since</c> give 304. A file on
+/// this node's disk goes out through the kernel's sendfile; any other is streamed, buffering no more than the copy buffer.
 /// </summary>
 internal sealed class StoredFileResult(StoredFile file, IResultStorage storage) : IResult
 {
@@ -22,7 +24,7 @@ internal sealed class StoredFileResult(StoredFile file, IResultStorage storage) 
         responseHeaders.ETag = etag;
         responseHeaders.LastModified = file.LastModified;
 
-        if (etag is not null && requestHeaders.IfNoneMatch.Any(match => match.Equals(EntityTagHeaderValue.Any) || match.Compare(etag, useStrongComparison: false)))
+        if (NotModified(requestHeaders, etag, file.LastModified))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
             return;
@@ -31,8 +33,9 @@ internal sealed class StoredFileResult(StoredFile file, IResultStorage storage) 
         var range = Select(requestHeaders, file.Length, etag, file.LastModified);
         if (range is null)
         {
-            response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
             responseHeaders.ContentRange = new ContentRangeHeaderValue(file.Length);
+            await ApiErrors.WriteAsync(httpContext, StatusCodes.Status416RangeNotSatisfiable,
+                $"the range asked for starts beyond the file's {file.Length} bytes", "Range");
             return;
         }
 
@@ -53,13 +56,43 @@ internal sealed class StoredFileResult(StoredFile file, IResultStorage storage) 
         var aborted = httpContext.RequestAborted;
         try
         {
+            if (file.PhysicalPath is { } path)
+            {
+                await response.SendFileAsync(path, start, length, aborted);
+                return;
+            }
+
             await using var body = await storage.OpenReadAsync(file, start, length, aborted);
             await body.CopyToAsync(response.Body, 1 << 16, aborted);
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException && !response.HasStarted)
+        {
+            // Deleted between the lookup and the send (the task was deleted meanwhile).
+            response.Headers.Remove(HeaderNames.ETag);
+            response.Headers.Remove(HeaderNames.LastModified);
+            response.Headers.Remove(HeaderNames.ContentRange);
+            response.ContentLength = null;
+            await ApiErrors.WriteAsync(httpContext, StatusCodes.Status404NotFound, "the file no longer exists");
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             // The client went away (a player seeking elsewhere): nothing to answer.
         }
+    }
+
+    /// <summary>
+    /// Whether the client's copy is current: <c>If-None-Match</c> decides when sent (weak comparison, as RFC 9110 asks);
+    /// otherwise <c>If-Modified-Since</c>, to the second.
+    /// </summary>
+    internal static bool NotModified(RequestHeaders headers, EntityTagHeaderValue? etag, DateTimeOffset? lastModified)
+    {
+        if (headers.IfNoneMatch is { Count: > 0 } matches)
+        {
+            return etag is not null && matches.Any(match => match.Equals(EntityTagHeaderValue.Any) || match.Compare(etag, useStrongComparison: false));
+        }
+
+        return headers.IfModifiedSince is { } since && lastModified is { } modified
+               && modified.ToUnixTimeSeconds() <= since.ToUnixTimeSeconds();
     }
 
     /// <summary>The bytes to send: the whole file, one satisfiable range, or null when the range cannot be satisfied.</summary>

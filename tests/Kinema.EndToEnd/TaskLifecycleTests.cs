@@ -307,7 +307,8 @@ public sealed class TaskLifecycleTests(ServerFixture fixture) : IClassFixture<Se
         thrown.Status.Should().Be(404);
         thrown.Param.Should().Be("task_id");
         thrown.Message.Should().Contain("was deleted while it was watched");
-        seen.Should().ContainSingle();
+        // A worker may claim the task before the delete, so a processing update can be on its way behind the first state.
+        seen.Should().NotBeEmpty().And.OnlyContain(task => task.Id == sdkId && task.Status != "completed");
     }
 
     [Fact]

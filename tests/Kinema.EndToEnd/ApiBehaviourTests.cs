@@ -63,6 +63,25 @@ public sealed class ApiBehaviourTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Theory]
+    [InlineData("GET", "/v1/videos/generations")]
+    [InlineData("DELETE", "/v1/videos/generations")]
+    [InlineData("PUT", "/v1/videos/generations")]
+    [InlineData("POST", "/v1/tasks")]
+    public async Task A_method_a_route_does_not_take_answers_405_naming_it_with_allow(string method, string path)
+    {
+        // GET and DELETE of the create route would otherwise reach OpenAI's /v1/videos/{video_id} and hear that no
+        // video "generations" exists.
+        using var response = await Server.Alice.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        var text = await response.Content.ReadAsStringAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.MethodNotAllowed, text);
+        response.Content.Headers.Allow.Should().NotBeEmpty().And.NotContain(method);
+        var error = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("code").GetInt32().Should().Be(405);
+        error.GetProperty("message").GetString().Should().Be($"{method} is not allowed on {path}");
+    }
+
+    [Theory]
     [InlineData("{\"model\":\"kling-v3\",\"prompt\":", "not valid JSON")]
     [InlineData("[1,2,3]", "JSON object")]
     [InlineData("\"just a string\"", "JSON object")]

@@ -67,6 +67,29 @@ public sealed class InputHardeningTests : IAsyncLifetime
         error.GetProperty("message").GetString().Should().Contain("surrogate", text);
     }
 
+    [Theory]
+    [InlineData("/v1/videos/generations", "prompt")]
+    [InlineData("/v1/videos", "prompt")]
+    [InlineData("/v1/webhooks", "url")]
+    public async Task A_body_whose_string_is_not_utf8_is_refused_saying_so_not_blaming_a_surrogate(string path, string field)
+    {
+        // "café" in Latin-1, as a client that forgot to encode its body as UTF-8 sends it.
+        byte[] latin1 = [.. "caf"u8, 0xE9];
+        byte[] body = path == "/v1/webhooks"
+            ? [.. "{\"url\":\"https://example.com/"u8, .. latin1, .. "\"}"u8]
+            : [.. "{\"model\":\"kling-v3\",\"prompt\":\""u8, .. latin1, .. "\"}"u8];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await _server.Alice.PostAsync(path, content);
+        var text = await response.Content.ReadAsStringAsync();
+
+        ((int)response.StatusCode).Should().Be(400, text);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be(field, text);
+        error.GetProperty("message").GetString().Should().StartWith($"{field} must be valid Unicode text: its bytes are not UTF-8 (send the body as UTF-8)");
+    }
+
     [Fact]
     public async Task Create_rejects_lone_surrogate_in_prompt()
     {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Kinema.Contracts.Json;
 
@@ -120,6 +121,15 @@ public static class JsonText
 
         return true;
     }
+
+    /// <summary>
+    /// The message for a JSON string that <see cref="TryGetString"/> refused: its raw bytes are not UTF-8 (a body sent in
+    /// Latin-1, say), or it escapes an unpaired surrogate.
+    /// </summary>
+    public static string InvalidTextMessage(string param, JsonElement element) =>
+        element.ValueKind == JsonValueKind.String && !Utf8.IsValid(JsonMarshal.GetRawUtf8Value(element))
+            ? $"{param} must be valid Unicode text: its bytes are not UTF-8 (send the body as UTF-8)"
+            : UnpairedSurrogateMessage(param);
 
     /// <summary>The message for a field whose string holds an unpaired surrogate.</summary>
     public static string UnpairedSurrogateMessage(string param) =>

@@ -156,6 +156,12 @@ public static class AddressPolicy
     {
         var comma = url.IndexOf(',', StringComparison.Ordinal);
         var header = comma > 0 ? url[5..comma].ToLowerInvariant() : "";
+        if (header == "image/gif;base64")
+        {
+            return new RuleViolation(param, $"{param} is a GIF data URI; Kinema accepts data:image/(png|jpeg|webp);base64, here "
+                                            + "(POST /v1/uploads/images takes a GIF and keeps its first frame as a PNG)");
+        }
+
         if (comma < 0 || header is not ("image/png;base64" or "image/jpeg;base64" or "image/jpg;base64" or "image/webp;base64"))
         {
             return new RuleViolation(param, $"{param} must be an https:// or http:// URL or a data:image/(png|jpeg|webp);base64, URI");

@@ -60,7 +60,7 @@ public static class DataUriImage
 
             if (header.MediaType == "image/gif")
             {
-                return new RuleViolation(param, $"{param} holds a GIF image; Kinema accepts JPEG, PNG or WebP");
+                return new RuleViolation(param, $"{param} holds a GIF image; Kinema accepts JPEG, PNG or WebP here (POST /v1/uploads/images takes a GIF and keeps its first frame as a PNG)");
             }
 
             if (header.Pixels > maxPixels)

@@ -237,7 +237,7 @@ public static partial class GenerationRequestRules
                     return text;
                 }
 
-                Add(param, JsonText.UnpairedSurrogateMessage(param));
+                Add(param, JsonText.InvalidTextMessage(param, value));
                 return null;
             }
 
@@ -291,7 +291,7 @@ public static partial class GenerationRequestRules
                 }
                 else if (item.ValueKind == JsonValueKind.String)
                 {
-                    Add(itemPath, JsonText.UnpairedSurrogateMessage(itemPath));
+                    Add(itemPath, JsonText.InvalidTextMessage(itemPath, item));
                 }
                 else
                 {

@@ -127,7 +127,7 @@ internal sealed class SafeImageFetcher(IHttpClientFactory clients, IOptions<Fetc
         var header = ImageHeader.TryRead(bytes, out var problem);
         if (header is null || header.MediaType == "image/gif")
         {
-            throw Failure(fieldPath, header is not null ? "a GIF image; Kinema accepts JPEG, PNG or WebP"
+            throw Failure(fieldPath, header is not null ? "a GIF image; Kinema accepts JPEG, PNG or WebP here (POST /v1/uploads/images takes a GIF and keeps its first frame as a PNG)"
                 : problem.StartsWith("is not", StringComparison.Ordinal) ? "not a JPEG, PNG or WebP image"
                 : problem.StartsWith("is ", StringComparison.Ordinal) ? problem["is ".Length..]
                 : problem);

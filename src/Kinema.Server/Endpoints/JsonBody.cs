@@ -72,7 +72,7 @@ internal sealed class JsonBody : IDisposable
 
         if (!JsonText.TryGetString(element, out var text))
         {
-            error = ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.UnpairedSurrogateMessage(name), name);
+            error = ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.InvalidTextMessage(name, element), name);
             return false;
         }
 

@@ -87,7 +87,7 @@ internal static class WebhookEndpoints
 
             if (!JsonText.TryGetString(urlElement, out var url))
             {
-                return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.UnpairedSurrogateMessage("url"), "url");
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.InvalidTextMessage("url", urlElement), "url");
             }
 
             if (string.IsNullOrWhiteSpace(url))
@@ -115,7 +115,7 @@ internal static class WebhookEndpoints
                     if (!JsonText.TryGetString(item, out var name))
                     {
                         return ApiErrors.Create(StatusCodes.Status400BadRequest, item.ValueKind == JsonValueKind.String
-                            ? JsonText.UnpairedSurrogateMessage(param)
+                            ? JsonText.InvalidTextMessage(param, item)
                             : $"{param} must be a JSON string", param);
                     }
 

@@ -112,7 +112,7 @@ internal sealed record VideoCreateForm
             if (!JsonText.TryGetString(value, out var text))
             {
                 problem ??= new RuleViolation(param, value.ValueKind == JsonValueKind.String
-                    ? JsonText.UnpairedSurrogateMessage(param)
+                    ? JsonText.InvalidTextMessage(param, value)
                     : $"{param} must be a JSON string");
                 return null;
             }

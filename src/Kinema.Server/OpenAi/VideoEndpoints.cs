@@ -53,10 +53,17 @@ internal static class VideoEndpoints
     }
 
     internal static async Task<Results<JsonHttpResult<VideoObject>, JsonHttpResult<ErrorResponse>>> RetrieveAsync(
-        string video_id, HttpContext http, ITaskStore store, CancellationToken cancellationToken) =>
-        await FindAsync(video_id, http, store, cancellationToken) is { } task
+        string video_id, HttpContext http, ITaskStore store, CancellationToken cancellationToken)
+    {
+        if (NotTheCreateRoute(video_id, http) is { } notAllowed)
+        {
+            return notAllowed;
+        }
+
+        return await FindAsync(video_id, http, store, cancellationToken) is { } task
             ? Json(VideoObject.From(task))
             : VideoNotFound(video_id);
+    }
 
     internal static async Task<Results<JsonHttpResult<VideoList>, JsonHttpResult<ErrorResponse>>> ListAsync(
         string? after, string? limit, string? order, HttpContext http, ITaskStore store, CancellationToken cancellationToken)
@@ -84,10 +91,17 @@ internal static class VideoEndpoints
     }
 
     internal static async Task<Results<JsonHttpResult<VideoDeleted>, JsonHttpResult<ErrorResponse>>> DeleteAsync(
-        string video_id, HttpContext http, TaskDeleter deleter, CancellationToken cancellationToken) =>
-        await deleter.DeleteAsync(TenantContext.Get(http).TenantId, video_id, cancellationToken)
+        string video_id, HttpContext http, TaskDeleter deleter, CancellationToken cancellationToken)
+    {
+        if (NotTheCreateRoute(video_id, http) is { } notAllowed)
+        {
+            return notAllowed;
+        }
+
+        return await deleter.DeleteAsync(TenantContext.Get(http).TenantId, video_id, cancellationToken)
             ? TypedResults.Json(new VideoDeleted(video_id, Deleted: true), OpenAiJsonContext.Default.VideoDeleted)
             : VideoNotFound(video_id);
+    }
 
     internal static async Task<IResult> ContentAsync(
         string video_id, string? variant, HttpContext http, ITaskStore store, IResultStorage storage, VideoImages images,
@@ -177,6 +191,21 @@ internal static class VideoEndpoints
 
     private static JsonHttpResult<VideoObject> Json(VideoObject video) =>
         TypedResults.Json(video, OpenAiJsonContext.Default.VideoObject);
+
+    /// <summary>
+    /// <c>/v1/videos/generations</c> is the contract's create route (POST only); OpenAI's <c>/v1/videos/{video_id}</c> would
+    /// otherwise take a GET or DELETE of it and answer that no video "generations" exists.
+    /// </summary>
+    private static JsonHttpResult<ErrorResponse>? NotTheCreateRoute(string videoId, HttpContext http)
+    {
+        if (videoId != "generations")
+        {
+            return null;
+        }
+
+        http.Response.Headers.Allow = HttpMethods.Post;
+        return ApiErrors.Create(StatusCodes.Status405MethodNotAllowed, $"{http.Request.Method} is not allowed on {http.Request.Path}");
+    }
 
     private static JsonHttpResult<ErrorResponse> VideoNotFound(string videoId) =>
         ApiErrors.Create(StatusCodes.Status404NotFound,

@@ -91,4 +91,21 @@ public sealed class ImageHeaderTests
             .Should().BeNull();
         DataUriImage.Check("image_urls[1]", png, 10, DataUriImage.DefaultMaxPixels)!.Param.Should().Be("image_urls[1]");
     }
+
+    [Fact]
+    public void A_gif_data_uri_is_refused_pointing_at_the_upload_that_takes_it()
+    {
+        byte[] gif = [.. "GIF89a"u8, 0x40, 0x01, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x3B];
+        var declared = DataUriImage.Check("image_urls[0]", "data:image/gif;base64," + Convert.ToBase64String(gif),
+            DataUriImage.DefaultMaxBytes, DataUriImage.DefaultMaxPixels);
+        var disguised = DataUriImage.Check("image_urls[1]", "data:image/png;base64," + Convert.ToBase64String(gif),
+            DataUriImage.DefaultMaxBytes, DataUriImage.DefaultMaxPixels);
+
+        declared!.Param.Should().Be("image_urls[0]");
+        declared.Message.Should().Be("image_urls[0] is a GIF data URI; Kinema accepts data:image/(png|jpeg|webp);base64, here "
+                                     + "(POST /v1/uploads/images takes a GIF and keeps its first frame as a PNG)");
+        disguised!.Param.Should().Be("image_urls[1]");
+        disguised.Message.Should().Be("image_urls[1] holds a GIF image; Kinema accepts JPEG, PNG or WebP here "
+                                      + "(POST /v1/uploads/images takes a GIF and keeps its first frame as a PNG)");
+    }
 }

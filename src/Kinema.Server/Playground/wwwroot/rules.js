@@ -171,7 +171,10 @@ function checkImage(param, url, add) {
   if (!url.toLowerCase().startsWith('data:')) return; // http(s) URLs: the server checks their address
   const comma = url.indexOf(',');
   const header = comma > 0 ? url.slice(5, comma).toLowerCase() : '';
-  if (comma < 0 || !['image/png;base64', 'image/jpeg;base64', 'image/jpg;base64', 'image/webp;base64'].includes(header)) {
+  if (header === 'image/gif;base64') {
+    add(param, `${param} is a GIF data URI; Kinema accepts data:image/(png|jpeg|webp);base64, here `
+      + '(POST /v1/uploads/images takes a GIF and keeps its first frame as a PNG)');
+  } else if (comma < 0 || !['image/png;base64', 'image/jpeg;base64', 'image/jpg;base64', 'image/webp;base64'].includes(header)) {
     add(param, `${param} must be an https:// or http:// URL or a data:image/(png|jpeg|webp);base64, URI`);
   } else if (url.length > LIMITS.maxDataUriLength) {
     add(param, `${param} is a data URI over ${LIMITS.maxDataUriLength / (1024 * 1024)} MiB; upload the image and pass its URL`);

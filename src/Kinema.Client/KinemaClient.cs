@@ -17,6 +17,8 @@ namespace Kinema.Client;
 /// </summary>
 public class KinemaClient : IDisposable
 {
+    private static readonly string[] MessageLanguages = ["en", "zh", "ko", "ja"];
+
     private readonly HttpClient _http = null!;
     private readonly KinemaClientOptions _options = null!;
     private readonly bool _ownsHttpClient;
@@ -41,6 +43,13 @@ public class KinemaClient : IDisposable
         if (string.IsNullOrWhiteSpace(options.ApiKey))
         {
             throw new ArgumentException("KinemaClientOptions.ApiKey is required", nameof(options));
+        }
+
+        if (options.Language is { } language && !MessageLanguages.Contains(language, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException(
+                $"KinemaClientOptions.Language must be one of {string.Join(", ", MessageLanguages)}, or null for the server's default; it is '{language}'",
+                nameof(options));
         }
 
         _http = httpClient;
@@ -85,10 +94,12 @@ public class KinemaClient : IDisposable
         return new GenerationOperation(this, submitted.TaskId);
     }
 
+    private string LanguageQuery => _options.Language is { } language ? "?language=" + language.ToLowerInvariant() : "";
+
     /// <summary>The task's current state.</summary>
     public virtual async Task<TaskStatusData> GetAsync(string taskId, CancellationToken cancellationToken = default)
     {
-        using var message = new HttpRequestMessage(HttpMethod.Get, $"v1/tasks/{Uri.EscapeDataString(taskId)}");
+        using var message = new HttpRequestMessage(HttpMethod.Get, $"v1/tasks/{Uri.EscapeDataString(taskId)}{LanguageQuery}");
         return (await SendAsync(message, KinemaJsonContext.Wire.TaskResponse, cancellationToken)).Data;
     }
 
@@ -164,7 +175,7 @@ public class KinemaClient : IDisposable
         var reconnects = 0;
         while (streamAvailable)
         {
-            using var message = new HttpRequestMessage(HttpMethod.Get, $"v1/tasks/{Uri.EscapeDataString(taskId)}/events");
+            using var message = new HttpRequestMessage(HttpMethod.Get, $"v1/tasks/{Uri.EscapeDataString(taskId)}/events{LanguageQuery}");
             message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _options.ApiKey);
             if (lastEventId is not null)

@@ -27,6 +27,13 @@ public sealed class KinemaClientOptions
     /// <summary>Use the server's live event stream for waiting, falling back to polling when it has none.</summary>
     public bool UseEventStream { get; set; } = true;
 
+    /// <summary>
+    /// The language of the server's messages about a task (a failure's <c>error.message</c>, a missing task's 404):
+    /// <c>en</c> (the server's default when null), <c>zh</c>, <c>ko</c> or <c>ja</c>. Sent as <c>?language=</c> on reads
+    /// and watches of a task.
+    /// </summary>
+    public string? Language { get; set; }
+
     /// <summary>Check requests against the contract's rules before sending them.</summary>
     public bool ValidateRequests { get; set; } = true;
 }

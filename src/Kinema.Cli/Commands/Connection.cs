@@ -17,12 +17,17 @@ internal sealed class Connection
     public Option<string?> Data { get; } = CommonOptions.Data();
     public Option<bool> Json { get; } = new("--json") { Description = "Print machine-readable JSON." };
 
+    private static readonly string[] Languages = ["en", "zh", "ko", "ja"];
+
+    public Option<string?> Language { get; } = CreateLanguage();
+
     public void AddTo(Command command)
     {
         command.Options.Add(Server);
         command.Options.Add(Key);
         command.Options.Add(Data);
         command.Options.Add(Json);
+        command.Options.Add(Language);
     }
 
     /// <summary>The client, or a message saying how to give a key.</summary>
@@ -31,7 +36,27 @@ internal sealed class Connection
         var (baseAddress, key, problem) = Resolve(result);
         return problem is not null
             ? (null, problem)
-            : (new KinemaClient(new KinemaClientOptions { BaseAddress = baseAddress!, ApiKey = key!, MaxRetries = 2 }), null);
+            : (new KinemaClient(new KinemaClientOptions
+            {
+                BaseAddress = baseAddress!,
+                ApiKey = key!,
+                MaxRetries = 2,
+                Language = result.GetValue(Language),
+            }), null);
+    }
+
+    private static Option<string?> CreateLanguage()
+    {
+        var option = new Option<string?>("--language") { Description = "The language of the server's messages about a task: en (default), zh, ko or ja." };
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string?>();
+            if (value is not null && !Languages.Contains(value, StringComparer.OrdinalIgnoreCase))
+            {
+                result.AddError($"--language must be one of {string.Join(", ", Languages)}, not '{value}'");
+            }
+        });
+        return option;
     }
 
     /// <summary>The server and key to use, or a message saying what is missing.</summary>

@@ -10,8 +10,6 @@ namespace Kinema.Server.Endpoints;
 /// <summary><c>GET /v1/tasks/{task_id}</c>: the task's state and, when done, signed links to its result.</summary>
 internal static class GetTaskEndpoint
 {
-    private static readonly string[] Languages = ["en", "zh", "ko", "ja"];
-
     public static RouteHandlerBuilder MapGetTask(this RouteGroupBuilder group) =>
         group.MapGet("/tasks/{task_id}", HandleAsync)
             .WithName("GetTask")
@@ -26,17 +24,16 @@ internal static class GetTaskEndpoint
         TaskStatusMapper mapper,
         CancellationToken cancellationToken)
     {
-        if (language is not null && !Languages.Contains(language, StringComparer.OrdinalIgnoreCase))
+        if (!TaskMessages.TryParse(language, out var messageLanguage))
         {
-            return ApiErrors.Create(StatusCodes.Status400BadRequest,
-                $"language must be one of {string.Join(", ", Languages)}", "language");
+            return ApiErrors.UnknownLanguage();
         }
 
         var tenant = TenantContext.Get(http);
         // Another tenant's task and a task that never existed look the same: 404, never 403.
         var task = TaskIds.IsWellFormed(task_id) ? await store.GetAsync(tenant.TenantId, task_id, cancellationToken) : null;
         return task is null
-            ? ApiErrors.TaskNotFound(task_id)
-            : TypedResults.Ok(new TaskResponse(200, mapper.Map(task, http.Request)));
+            ? ApiErrors.TaskNotFound(task_id, messageLanguage)
+            : TypedResults.Ok(new TaskResponse(200, mapper.Map(task, http.Request, messageLanguage)));
     }
 }

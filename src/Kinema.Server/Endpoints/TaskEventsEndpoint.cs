@@ -35,29 +35,36 @@ internal static class TaskEventsEndpoint
 
     /// <summary>
     /// The serialised event of a task version, shared by everyone watching that task: with a thousand watchers a change
-    /// is mapped and serialised once, not a thousand times. Keyed by the base URL too, since links are absolute.
+    /// is mapped and serialised once, not a thousand times. Keyed by the base URL too, since links are absolute, and by
+    /// the language of its messages.
     /// </summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string TaskId, long Version, string BaseUrl), string> Rendered = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string TaskId, long Version, string BaseUrl, MessageLanguage Language), string> Rendered = new();
 
     public static RouteHandlerBuilder MapTaskEvents(this RouteGroupBuilder group) =>
         group.MapGet("/tasks/{task_id}/events", HandleAsync)
             .WithName("WatchTask")
             .WithSummary("Stream a task's changes as Server-Sent Events")
-            .ProducesErrors(StatusCodes.Status404NotFound);
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
     internal static async Task<Results<ServerSentEventsResult<string>, JsonHttpResult<ErrorResponse>>> HandleAsync(
         string task_id,
+        string? language,
         HttpContext http,
         ITaskStore store,
         TaskChangeFeed feed,
         TaskStatusMapper mapper,
         CancellationToken cancellationToken)
     {
+        if (!TaskMessages.TryParse(language, out var messageLanguage))
+        {
+            return ApiErrors.UnknownLanguage();
+        }
+
         var tenant = TenantContext.Get(http);
         var task = TaskIds.IsWellFormed(task_id) ? await store.GetAsync(tenant.TenantId, task_id, cancellationToken) : null;
         if (task is null)
         {
-            return ApiErrors.TaskNotFound(task_id);
+            return ApiErrors.TaskNotFound(task_id, messageLanguage);
         }
 
         long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), System.Globalization.NumberStyles.None,
@@ -65,13 +72,14 @@ internal static class TaskEventsEndpoint
         http.Response.Headers.CacheControl = "no-cache";
         http.Response.Headers["X-Accel-Buffering"] = "no";
         return TypedResults.ServerSentEvents(
-            StreamAsync(tenant.TenantId, task_id, lastSeen, store, feed, mapper, http.Request, cancellationToken));
+            StreamAsync(tenant.TenantId, task_id, lastSeen, messageLanguage, store, feed, mapper, http.Request, cancellationToken));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
         string tenantId,
         string taskId,
         long lastSeen,
+        MessageLanguage language,
         ITaskStore store,
         TaskChangeFeed feed,
         TaskStatusMapper mapper,
@@ -98,15 +106,15 @@ internal static class TaskEventsEndpoint
                 lastSeen = version;
                 quiet = TimeSpan.Zero;
                 var baseUrl = mapper.BaseUrl(request);
-                if (!Rendered.TryGetValue((taskId, version, baseUrl), out var json))
+                if (!Rendered.TryGetValue((taskId, version, baseUrl, language), out var json))
                 {
                     if (Rendered.Count > 10_000)
                     {
                         Rendered.Clear();
                     }
 
-                    json = JsonSerializer.Serialize(mapper.Map(task, baseUrl), KinemaJsonContext.Wire.TaskStatusData);
-                    Rendered[(taskId, version, baseUrl)] = json;
+                    json = JsonSerializer.Serialize(mapper.Map(task, baseUrl, language), KinemaJsonContext.Wire.TaskStatusData);
+                    Rendered[(taskId, version, baseUrl, language)] = json;
                 }
 
                 yield return new SseItem<string>(json, EventName) { EventId = version.ToString(System.Globalization.CultureInfo.InvariantCulture) };

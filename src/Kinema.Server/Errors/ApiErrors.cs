@@ -1,6 +1,7 @@
 using Kinema.Contracts.Json;
 using Kinema.Contracts.Responses;
 using Kinema.Contracts.Rules;
+using Kinema.Server.Results;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Kinema.Server.Errors;
@@ -53,8 +54,12 @@ internal static class ApiErrors
     /// <summary>The error type of a 402 for want of credits.</summary>
     public const string InsufficientQuota = "insufficient_quota";
 
-    public static JsonHttpResult<ErrorResponse> TaskNotFound(string taskId) =>
-        Create(StatusCodes.Status404NotFound, $"no task with id '{Truncate(taskId)}' exists for this API key", "task_id");
+    public static JsonHttpResult<ErrorResponse> TaskNotFound(string taskId, MessageLanguage language = MessageLanguage.English) =>
+        Create(StatusCodes.Status404NotFound, TaskMessages.TaskNotFound(Truncate(taskId), language), "task_id");
+
+    /// <summary>The 400 of a <c>language</c> query parameter the contract does not name.</summary>
+    public static JsonHttpResult<ErrorResponse> UnknownLanguage() =>
+        Create(StatusCodes.Status400BadRequest, $"language must be one of {string.Join(", ", TaskMessages.WireNames)}", "language");
 
     /// <summary>Declares, for the OpenAPI document, the statuses an endpoint (or group) answers with the error envelope.</summary>
     public static TBuilder ProducesErrors<TBuilder>(this TBuilder builder, params int[] statuses)

@@ -140,6 +140,24 @@ internal static class KinemaOpenApi
                 }
 
                 break;
+            case "GetTask" or "WatchTask":
+                foreach (var parameter in operation.Parameters ?? [])
+                {
+                    if (parameter is OpenApiParameter { Name: "language" } language)
+                    {
+                        language.Description = "The language of the response's human-readable messages (a failure's error.message, "
+                                               + "a missing task's 404); en when absent. A failure leads with a sentence for its code "
+                                               + "in that language and keeps the original detail after it.";
+                        language.Schema = new OpenApiSchema
+                        {
+                            Type = JsonSchemaType.String,
+                            Enum = [.. Results.TaskMessages.WireNames.Select(name => (JsonNode)JsonValue.Create(name))],
+                            Default = JsonValue.Create(Results.TaskMessages.WireNames[0]),
+                        };
+                    }
+                }
+
+                break;
         }
     }
 

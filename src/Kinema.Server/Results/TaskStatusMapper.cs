@@ -16,10 +16,11 @@ internal sealed class TaskStatusMapper(
     private readonly KinemaServerOptions _options = options.Value;
     private readonly bool _billing = billing.Value.Enabled;
 
-    public TaskStatusData Map(TaskRecord task, HttpRequest request) => Map(task, BaseUrl(request));
+    public TaskStatusData Map(TaskRecord task, HttpRequest request, MessageLanguage language = MessageLanguage.English) =>
+        Map(task, BaseUrl(request), language);
 
     /// <summary>The task object with result links under <paramref name="baseUrl"/> (webhooks have no request to go by).</summary>
-    public TaskStatusData Map(TaskRecord task, string baseUrl)
+    public TaskStatusData Map(TaskRecord task, string baseUrl, MessageLanguage language = MessageLanguage.English)
     {
         var created = task.CreatedAt.ToUnixTimeSeconds();
         var completed = task.State == TaskState.Completed ? task.FinishedAt?.ToUnixTimeSeconds() : null;
@@ -33,7 +34,7 @@ internal sealed class TaskStatusMapper(
             Completed = completed,
             EstimatedTime = task.State.IsTerminal() ? null : EstimateSeconds(task.Engine, task.Request),
             ActualTime = completed is { } done ? (int)Math.Max(0, done - created) : null,
-            Error = task.State == TaskState.Failed && task.Failure is { } failure ? new TaskError(failure.Code, failure.Message) : null,
+            Error = task.State == TaskState.Failed && task.Failure is { } failure ? new TaskError(failure.Code, TaskMessages.Failure(failure, language)) : null,
             Model = task.Model,
             Engine = task.Engine,
             Failover = task.EngineHistory,

@@ -11,7 +11,9 @@ namespace Kinema.Core.Upstream;
 /// Copies an upstream result into Kinema's own storage before the task is completed, because upstream links expire
 /// (Kling deletes results after 30 days; aggregators after a day). The copy is checked with ffprobe first.
 /// </summary>
-public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage storage, KinemaPaths paths, IOptions<FetchOptions> fetchOptions)
+public sealed class ResultArchiver(
+    IHttpClientFactory clients, IResultStorage storage, KinemaPaths paths, IOptions<FetchOptions> fetchOptions, IOptions<UpstreamOptions> upstreamOptions)
+    : IDisposable
 {
     /// <summary>The named HttpClient used for downloads (guarded against private addresses like every user-given URL).</summary>
     public const string ClientName = "kinema-fetch";
@@ -24,6 +26,15 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
     /// it: its task is then being polled by another node, or has ended.
     /// </summary>
     public static readonly TimeSpan KeptCopyIdleLimit = TimeSpan.FromHours(1);
+
+    // Polls run 64 at once by default and are I/O; a burst of them finishing together must not start 64 ffprobes on
+    // a two-core node, where they starve its HTTP server and every other process on the machine.
+    private readonly SemaphoreSlim _probes = new(upstreamOptions.Value.MaxConcurrentProbes);
+    private int _probesRunning;
+    private int _peakProbesRunning;
+
+    /// <summary>The most ffprobe runs this archiver has had at once (for tests of the cap).</summary>
+    internal int PeakConcurrentProbes => Volatile.Read(ref _peakProbesRunning);
 
     private const string VideoFile = "video.mp4";
     private const string PosterFile = "poster.jpg";
@@ -54,9 +65,12 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
         {
             var videoPath = Path.Combine(work, VideoFile);
             var posterPath = Path.Combine(work, PosterFile);
+            MediaFacts facts;
             if (HoldsCopyOf(work, upstreamId))
             {
                 Directory.SetLastWriteTimeUtc(work, DateTime.UtcNow);
+                facts = await ProbeAsync(videoPath, cancellationToken)
+                        ?? throw new UpstreamException(UpstreamErrorKind.RequestRefused, "upstream_bad_result", "the upstream's result is not a playable video");
             }
             else
             {
@@ -68,7 +82,7 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
                 Directory.CreateDirectory(work);
                 var partial = Path.Combine(work, "video.partial.mp4");
                 await DownloadAsync(videoUrl, partial, MaxVideoBytes, host, cancellationToken);
-                _ = await MediaProbe.ProbeAsync(partial, cancellationToken)
+                facts = await ProbeAsync(partial, cancellationToken)
                     ?? throw new UpstreamException(UpstreamErrorKind.RequestRefused, "upstream_bad_result", "the upstream's result is not a playable video");
                 if (status.CoverUrl is { } cover)
                 {
@@ -89,8 +103,6 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
                 await File.WriteAllTextAsync(Path.Combine(work, SourceFile), upstreamId, cancellationToken);
             }
 
-            var facts = await MediaProbe.ProbeAsync(videoPath, cancellationToken)
-                        ?? throw new UpstreamException(UpstreamErrorKind.RequestRefused, "upstream_bad_result", "the upstream's result is not a playable video");
             await storage.SaveAsync(taskId, VideoFile, videoPath, cancellationToken);
             var posterName = File.Exists(posterPath)
                 ? (await storage.SaveAsync(taskId, PosterFile, posterPath, cancellationToken)).Name
@@ -118,6 +130,30 @@ public sealed class ResultArchiver(IHttpClientFactory clients, IResultStorage st
             {
                 RemoveWithEmptyParent(work);
             }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _probes.Dispose();
+
+    private async Task<MediaFacts?> ProbeAsync(string path, CancellationToken cancellationToken)
+    {
+        await _probes.WaitAsync(cancellationToken);
+        try
+        {
+            var running = Interlocked.Increment(ref _probesRunning);
+            int peak;
+            while (running > (peak = Volatile.Read(ref _peakProbesRunning))
+                   && Interlocked.CompareExchange(ref _peakProbesRunning, running, peak) != peak)
+            {
+            }
+
+            return await MediaProbe.ProbeAsync(path, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _probesRunning);
+            _probes.Release();
         }
     }
 

@@ -32,6 +32,13 @@ public sealed class UpstreamOptions
     [Range(1, 4096)]
     public int MaxConcurrentPollsPerAccount { get; set; } = 64;
 
+    /// <summary>
+    /// Results checked with ffprobe at once by this node. Polls are I/O and run many at once; the check is CPU, so it is
+    /// capped at the node's cores unless set.
+    /// </summary>
+    [Range(1, 256)]
+    public int MaxConcurrentProbes { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 256);
+
     /// <summary>Consecutive transient poll failures before the task is failed.</summary>
     [Range(1, 1000)]
     public int TransientErrorBudget { get; set; } = 20;

@@ -9,6 +9,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly System.Text.StringBuilder _output = new();
+    private bool _disposed;
 
     private ServerProcess(Process process, Uri baseAddress)
     {
@@ -72,7 +73,17 @@ internal sealed class ServerProcess : IAsyncDisposable
 
         var process = Process.Start(start)!;
         var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{listen}"));
-        await server.WaitUntilHealthyAsync(waitForStartLine);
+        try
+        {
+            await server.WaitUntilHealthyAsync(waitForStartLine);
+        }
+        catch
+        {
+            // A node that never came up is not left running behind the failed test.
+            await server.DisposeAsync();
+            throw;
+        }
+
         return server;
     }
 
@@ -93,6 +104,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(60);
+        var lastAnswer = "nothing yet";
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
@@ -107,18 +119,22 @@ internal sealed class ServerProcess : IAsyncDisposable
                 {
                     return;
                 }
+
+                lastAnswer = $"HTTP {(int)response.StatusCode}";
             }
-            catch (HttpRequestException)
+            catch (HttpRequestException exception)
             {
+                lastAnswer = exception.Message;
             }
             catch (TaskCanceledException)
             {
+                lastAnswer = "no answer within 2 s";
             }
 
             await Task.Delay(100);
         }
 
-        throw new TimeoutException($"kinema serve did not become healthy:\n{Output}");
+        throw new TimeoutException($"kinema serve did not become healthy in 60 s (/healthz last gave: {lastAnswer}):\n{Output}");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a crash or power cut.</summary>
@@ -149,6 +165,12 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);

@@ -123,6 +123,7 @@ public sealed class ChaosTests : IAsyncLifetime
             var victim = _random.Next(Nodes);
             await _nodes[victim]!.KillAsync();
             await _nodes[victim]!.DisposeAsync();
+            _nodes[victim] = null;
             kills++;
             await Task.Delay(TimeSpan.FromMilliseconds(_random.Next(100, 600)));
             await StartNodeAsync(victim, extra);

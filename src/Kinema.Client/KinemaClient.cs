@@ -17,7 +17,6 @@ namespace Kinema.Client;
 /// </summary>
 public class KinemaClient : IDisposable
 {
-    private static readonly string[] MessageLanguages = ["en", "zh", "ko", "ja"];
 
     private readonly HttpClient _http = null!;
     private readonly KinemaClientOptions _options = null!;
@@ -45,10 +44,10 @@ public class KinemaClient : IDisposable
             throw new ArgumentException("KinemaClientOptions.ApiKey is required", nameof(options));
         }
 
-        if (options.Language is { } language && !MessageLanguages.Contains(language, StringComparer.OrdinalIgnoreCase))
+        if (options.Language is { } language && !MessageLanguages.IsKnown(language))
         {
             throw new ArgumentException(
-                $"KinemaClientOptions.Language must be one of {string.Join(", ", MessageLanguages)}, or null for the server's default; it is '{language}'",
+                $"KinemaClientOptions.Language must be one of {string.Join(", ", MessageLanguages.All)}, or null for the server's default; it is '{language}'",
                 nameof(options));
         }
 

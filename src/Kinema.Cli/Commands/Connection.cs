@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Kinema.Client;
+using Kinema.Contracts.Requests;
 using Kinema.Core;
 
 namespace Kinema.Cli.Commands;
@@ -16,8 +17,6 @@ internal sealed class Connection
     public Option<string?> Key { get; } = new("--key") { Description = "API key (default: $KINEMA_API_KEY, else the key saved by 'kinema serve')." };
     public Option<string?> Data { get; } = CommonOptions.Data();
     public Option<bool> Json { get; } = new("--json") { Description = "Print machine-readable JSON." };
-
-    private static readonly string[] Languages = ["en", "zh", "ko", "ja"];
 
     public Option<string?> Language { get; } = CreateLanguage();
 
@@ -51,9 +50,9 @@ internal sealed class Connection
         option.Validators.Add(result =>
         {
             var value = result.GetValueOrDefault<string?>();
-            if (value is not null && !Languages.Contains(value, StringComparer.OrdinalIgnoreCase))
+            if (value is not null && !MessageLanguages.IsKnown(value))
             {
-                result.AddError($"--language must be one of {string.Join(", ", Languages)}, not '{value}'");
+                result.AddError($"--language must be one of {string.Join(", ", MessageLanguages.All)}, not '{value}'");
             }
         });
         return option;

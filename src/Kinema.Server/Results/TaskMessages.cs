@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Diagnostics;
+using Kinema.Contracts.Requests;
 using Kinema.Core.Tasks;
 
 namespace Kinema.Server.Results;
@@ -20,8 +21,8 @@ internal enum MessageLanguage
 /// </summary>
 internal static class TaskMessages
 {
-    /// <summary>The wire names, in the order the 400 lists them.</summary>
-    public static readonly string[] WireNames = ["en", "zh", "ko", "ja"];
+    /// <summary>The wire names, in the order of <see cref="MessageLanguage"/>.</summary>
+    public static IReadOnlyList<string> WireNames => MessageLanguages.All;
 
     private static readonly FrozenDictionary<string, Localized> FailureSummaries = new Dictionary<string, Localized>(StringComparer.Ordinal)
     {
@@ -68,14 +69,16 @@ internal static class TaskMessages
             return true;
         }
 
-        var index = Array.FindIndex(WireNames, name => string.Equals(name, wire, StringComparison.OrdinalIgnoreCase));
-        if (index < 0)
+        for (var index = 0; index < WireNames.Count; index++)
         {
-            return false;
+            if (string.Equals(WireNames[index], wire, StringComparison.OrdinalIgnoreCase))
+            {
+                language = (MessageLanguage)index;
+                return true;
+            }
         }
 
-        language = (MessageLanguage)index;
-        return true;
+        return false;
     }
 
     /// <summary>The failure's message as a client reading <paramref name="language"/> sees it.</summary>

@@ -153,7 +153,7 @@ public sealed class OpenAiSdkTests(ServerFixture fixture) : IClassFixture<Server
     [Fact]
     public async Task The_readme_snippet_runs_unchanged_but_for_the_base_url()
     {
-        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "README.md"));
+        var readme = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "README.md"));
         var section = readme[readme.IndexOf("## OpenAI SDK", StringComparison.Ordinal)..];
         var start = section.IndexOf("```js\n", StringComparison.Ordinal) + "```js\n".Length;
         var snippet = section[start..section.IndexOf("```", start, StringComparison.Ordinal)]
@@ -183,19 +183,6 @@ public sealed class OpenAiSdkTests(ServerFixture fixture) : IClassFixture<Server
         var media = await Ffprobe.ProbeAsync(Path.Combine(directory, "boat.mp4"));
         (media.Width, media.Height).Should().Be((1920, 1080));
         media.Duration.Should().BeApproximately(5, 0.3);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Kinema.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Kinema.sln not found above the test binaries");
     }
 
     [Fact]

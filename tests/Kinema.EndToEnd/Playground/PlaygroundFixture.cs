@@ -1,3 +1,4 @@
+using Kinema.Testing;
 using Kinema.Core.Tenants;
 using Kinema.EndToEnd.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,7 +27,7 @@ public sealed class PlaygroundFixture : IAsyncLifetime
     internal string Downloads { get; } = Path.Combine(Path.GetTempPath(), "kinema-e2e-downloads", Guid.NewGuid().ToString("N"));
 
     /// <summary>Where screenshots go: <c>artifacts/test-results/screenshots/</c> under the repository root.</summary>
-    internal static string ScreenshotDirectory { get; } = Path.Combine(RepositoryRoot(), "artifacts", "test-results", "screenshots");
+    internal static string ScreenshotDirectory { get; } = Path.Combine(Repository.Root, "artifacts", "test-results", "screenshots");
 
     public async ValueTask InitializeAsync()
     {
@@ -89,18 +90,5 @@ public sealed class PlaygroundFixture : IAsyncLifetime
             {
             }
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Kinema.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Kinema.sln above {AppContext.BaseDirectory}.");
     }
 }

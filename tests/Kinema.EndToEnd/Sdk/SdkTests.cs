@@ -268,8 +268,8 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         var report = await Ffprobe.ProbeAsync(path);
         report.HasAudio.Should().BeTrue();
         report.Duration.Should().BeApproximately(5, 0.06);
-        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "README.md"));
-        var source = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "tests/Kinema.EndToEnd/Sdk/ReadmeSample.cs"));
+        var readme = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "README.md"));
+        var source = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "tests/Kinema.EndToEnd/Sdk/ReadmeSample.cs"));
         var snippet = source[(source.IndexOf("// README:BEGIN", StringComparison.Ordinal) + "// README:BEGIN".Length)..source.IndexOf("// README:END", StringComparison.Ordinal)];
         Normalise(readme).Should().Contain(Normalise(snippet), "README.md shows the snippet this test runs");
     }
@@ -285,17 +285,6 @@ public sealed class SdkTests(ServerFixture fixture) : IClassFixture<ServerFixtur
             o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
         }).AddHttpMessageHandler(() => handler);
         return services.BuildServiceProvider();
-    }
-
-    internal static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Kinema.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
     }
 
     private static string Normalise(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));

@@ -15,7 +15,7 @@ namespace Kinema.EndToEnd.Upstream;
 /// </summary>
 public sealed class ComfyUiTests : IAsyncLifetime
 {
-    private static readonly string Workflows = Path.Combine(Sdk.SdkTests.RepositoryRoot(), "workflows", "comfyui");
+    private static readonly string Workflows = Path.Combine(Repository.Root, "workflows", "comfyui");
     private static readonly string TextWorkflow = Path.Combine(Workflows, "wan2.2-ti2v-5b-text.json");
     private static readonly string ImageWorkflow = Path.Combine(Workflows, "wan2.2-ti2v-5b-image.json");
     private readonly string _scratch = Path.Combine(Path.GetTempPath(), "kinema-comfyui-tests", Guid.NewGuid().ToString("N"));

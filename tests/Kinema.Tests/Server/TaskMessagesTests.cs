@@ -1,3 +1,4 @@
+using Kinema.Testing;
 using System.Text.RegularExpressions;
 using Kinema.Core.Tasks;
 using Kinema.Server.Results;
@@ -56,7 +57,7 @@ public sealed partial class TaskMessagesTests
     [Fact]
     public void Every_failure_code_the_server_can_write_has_a_sentence_in_each_language()
     {
-        var source = Path.Combine(RepositoryRoot(), "src");
+        var source = Path.Combine(Repository.Root, "src");
         var thrown = Directory.EnumerateFiles(source, "*.cs", SearchOption.AllDirectories)
             .Where(path => !path.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .SelectMany(path => FailureCode().Matches(File.ReadAllText(path)).Select(match => match.Groups["code"].Value))
@@ -76,15 +77,4 @@ public sealed partial class TaskMessagesTests
     // new EngineFailureException("code", …), new UpstreamException(kind, "code", …) and new TaskFailure("code", …).
     [GeneratedRegex("""new (?:EngineFailureException\(\s*|TaskFailure\(\s*|UpstreamException\(\s*[A-Za-z.]+,\s*)"(?<code>[a-z_]+)""")]
     private static partial Regex FailureCode();
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Kinema.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
 }

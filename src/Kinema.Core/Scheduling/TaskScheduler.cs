@@ -123,10 +123,14 @@ internal sealed partial class TaskScheduler(
         activity?.SetTag("kinema.mode", task.Request.Mode);
         activity?.SetTag("kinema.attempt", task.Attempts);
         LogStarted(logger, task.Id, engine.Name, task.Attempts);
+        // Once the video is in storage, a failure that follows (a poster the storage would not take) leaves files
+        // that nothing links to: they go with the failed task.
+        var savingResults = false;
         try
         {
             var job = new EngineJob(task.Id, task.Request, workDirectory, images, heartbeat);
             var video = await engine.RenderAsync(job, renderCancellation.Token);
+            savingResults = true;
             var result = await StoreResultAsync(task.Id, video, renderCancellation.Token);
             await heartbeat.StopAsync();
             if (await store.CompleteAsync(task.Id, workerId, result, CancellationToken.None))
@@ -163,6 +167,10 @@ internal sealed partial class TaskScheduler(
             LogFailed(logger, task.Id, engine.Name, failure.Code, failure.Message);
             activity.Fail(failure.Code);
             await FailAsync(task, workerId, new TaskFailure(failure.Code, failure.Message));
+            if (savingResults)
+            {
+                await RemoveUnclaimedResultsAsync(task);
+            }
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
@@ -171,6 +179,10 @@ internal sealed partial class TaskScheduler(
             activity.Fail("internal_error");
             await FailAsync(task, workerId, new TaskFailure(
                 "internal_error", $"the {engine.Name} engine failed unexpectedly; the server log has the details for task {task.Id}"));
+            if (savingResults)
+            {
+                await RemoveUnclaimedResultsAsync(task);
+            }
         }
         finally
         {

@@ -145,6 +145,27 @@ public sealed class ResultStorageOutageTests
     }
 
     [Fact]
+    public async Task A_poster_the_storage_will_not_take_fails_the_task_and_takes_its_already_saved_video_with_it()
+    {
+        await using var server = await KinemaTestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Kinema:Scheduler:ResultSaveTimeout"] = "00:00:02",
+        });
+        var id = await server.Alice.CreateAsync(Body);
+        // A directory where the poster's staging file goes: the video is saved, then every save of the poster is refused.
+        var taskResults = Path.Combine(server.Paths.Results, id);
+        Directory.CreateDirectory(Path.Combine(taskResults, "poster.jpg.partial"));
+
+        var failed = await server.Alice.WaitForTerminalAsync(id);
+
+        failed.GetProperty("status").GetString().Should().Be("failed", failed.ToString());
+        failed.GetProperty("error").GetProperty("code").GetString().Should().Be("storage_unavailable", failed.ToString());
+        failed.GetProperty("error").GetProperty("message").GetString().Should().Contain("could not take it for 2 s");
+        Directory.Exists(taskResults).Should().BeFalse(
+            "the video saved before the poster was refused belongs to no completed task, so it goes with the failure");
+    }
+
+    [Fact]
     public async Task A_results_disk_that_cannot_take_a_file_is_answered_503_until_it_can()
     {
         await using var server = await KinemaTestServer.StartAsync();

@@ -65,6 +65,8 @@ public static class CoreServiceCollectionExtensions
                 Fetching.GuardedHttpHandler.Create(provider.GetRequiredService<IOptions<Fetching.FetchOptions>>().Value));
         services.AddHostedService<Webhooks.WebhookDispatcher>();
         services.AddHostedService<Diagnostics.QueueGauges>();
+        services.AddSingleton<OrphanedResultsJanitor>();
+        services.AddHostedService(provider => provider.GetRequiredService<OrphanedResultsJanitor>());
         return services;
     }
 

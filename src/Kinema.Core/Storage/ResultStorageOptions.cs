@@ -17,6 +17,14 @@ public sealed class ResultStorageOptions : IValidatableObject
     /// <summary><c>disk</c> (default) or <c>s3</c>.</summary>
     public string Provider { get; set; } = DiskProvider;
 
+    /// <summary>
+    /// How often each node looks for files of failed or cancelled tasks that their task's end could not remove (the
+    /// storage was out of reach then, or the node died): see <see cref="OrphanedResultsJanitor"/>. Each sweep lists every
+    /// task id in the storage, so it is not frequent.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan OrphanSweepInterval { get; set; } = TimeSpan.FromHours(6);
+
     /// <summary>Whether the configured provider is <paramref name="provider"/>.</summary>
     public bool Uses(string provider) => string.Equals(Provider, provider, StringComparison.OrdinalIgnoreCase);
 

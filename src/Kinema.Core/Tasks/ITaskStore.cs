@@ -42,4 +42,11 @@ public interface ITaskStore
 
     /// <summary>Releases every lease at start-up of a single-node store, whose previous process is known dead.</summary>
     Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Of <paramref name="taskIds"/>, of any tenant, those whose task failed or was cancelled: housekeeping asks which
+    /// stored files nothing links to. Ids the store does not hold are not returned (their files may be another
+    /// deployment's), nor those of tasks still going or completed.
+    /// </summary>
+    Task<IReadOnlyList<string>> FindEndedWithoutResultAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken);
 }

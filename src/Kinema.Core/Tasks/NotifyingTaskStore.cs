@@ -122,6 +122,9 @@ internal sealed class NotifyingTaskStore : ITaskStore
     public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken) =>
         _inner.RecoverOrphanedLeasesAsync(cancellationToken);
 
+    public Task<IReadOnlyList<string>> FindEndedWithoutResultAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken) =>
+        _inner.FindEndedWithoutResultAsync(taskIds, cancellationToken);
+
     private async Task<bool> PublishIfChanged(string taskId, Task<bool> change, bool finished = false)
     {
         var changed = await change;

@@ -286,6 +286,34 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Housekeeping_finds_the_failed_and_cancelled_tasks_of_every_tenant_among_the_ids_it_asks_about()
+    {
+        var failed = (await Node.Tasks.CreateAsync(NewTask(tenant: "t2", prompt: "failed"), CancellationToken.None)).Task!.Id;
+        (await Node.Tasks.ClaimNextAsync("w1", Lease, CancellationToken.None))!.Id.Should().Be(failed);
+        (await Node.Tasks.FailAsync(failed, "w1", new TaskFailure("internal_error", "broken"), CancellationToken.None)).Should().BeTrue();
+        Time.Advance(TimeSpan.FromMilliseconds(5));
+        var completed = (await Node.Tasks.CreateAsync(NewTask(prompt: "completed"), CancellationToken.None)).Task!.Id;
+        (await Node.Tasks.ClaimNextAsync("w1", Lease, CancellationToken.None))!.Id.Should().Be(completed);
+        (await Node.Tasks.CompleteAsync(completed, "w1", new StoredResult { VideoName = "video.mp4" }, CancellationToken.None)).Should().BeTrue();
+        Time.Advance(TimeSpan.FromMilliseconds(5));
+        var processing = (await Node.Tasks.CreateAsync(NewTask(prompt: "processing"), CancellationToken.None)).Task!.Id;
+        (await Node.Tasks.ClaimNextAsync("w1", Lease, CancellationToken.None))!.Id.Should().Be(processing);
+        var cancelled = (await Node.Tasks.CreateAsync(NewTask(prompt: "cancelled"), CancellationToken.None)).Task!.Id;
+        (await Node.Tasks.CancelAsync("t1", cancelled, CancellationToken.None)).Cancelled.Should().BeTrue();
+        var pending = (await Node.Tasks.CreateAsync(NewTask(prompt: "pending"), CancellationToken.None)).Task!.Id;
+        var unknown = TaskIds.New(Time.GetUtcNow());
+
+        var ended = await Node.Tasks.FindEndedWithoutResultAsync(
+            [unknown, pending, cancelled, processing, completed, failed], CancellationToken.None);
+        var many = await Node.Tasks.FindEndedWithoutResultAsync(
+            [.. Enumerable.Range(0, 600).Select(i => TaskIds.New(Time.GetUtcNow().AddSeconds(-i))), failed], CancellationToken.None);
+
+        ended.Should().BeEquivalentTo([cancelled, failed]);
+        many.Should().Equal(failed);
+        (await Node.Tasks.FindEndedWithoutResultAsync([], CancellationToken.None)).Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task Deleting_a_task_withdraws_its_webhook_deliveries_and_keeps_the_others()
     {
         await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", [WebhookEvents.Completed], CancellationToken.None);

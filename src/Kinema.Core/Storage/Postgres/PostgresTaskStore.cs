@@ -670,6 +670,27 @@ internal sealed partial class PostgresTaskStore : ITaskStore, IAsyncDisposable
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    public async Task<IReadOnlyList<string>> FindEndedWithoutResultAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken)
+    {
+        var ended = new List<string>();
+        if (taskIds.Count == 0)
+        {
+            return ended;
+        }
+
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT id FROM tasks WHERE id = ANY(@ids) AND status IN ('failed', 'cancelled')", connection);
+        command.Parameters.AddWithValue("ids", taskIds.ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ended.Add(reader.GetString(0));
+        }
+
+        return ended;
+    }
+
     /// <summary>
     /// Nothing to do on a shared store: other nodes may be alive and holding leases, so a starting node cannot assume
     /// they are orphaned. A dead node's tasks are taken again when their leases run out.

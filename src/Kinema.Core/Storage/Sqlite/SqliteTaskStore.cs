@@ -319,6 +319,34 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
         return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    public Task<IReadOnlyList<string>> FindEndedWithoutResultAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var ended = new List<string>();
+        if (taskIds.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(ended);
+        }
+
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        var names = new string[taskIds.Count];
+        for (var i = 0; i < taskIds.Count; i++)
+        {
+            names[i] = "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            command.Parameters.AddWithValue(names[i], taskIds[i]);
+        }
+
+        command.CommandText = $"SELECT id FROM tasks WHERE id IN ({string.Join(", ", names)}) AND status IN ('failed', 'cancelled')";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            ended.Add(reader.GetString(0));
+        }
+
+        return Task.FromResult<IReadOnlyList<string>>(ended);
+    }
+
     public Task<int> RecoverOrphanedLeasesAsync(CancellationToken cancellationToken)
     {
         return database.WriteAsync(connection =>

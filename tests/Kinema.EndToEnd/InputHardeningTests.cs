@@ -129,16 +129,17 @@ public sealed class InputHardeningTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("""{"url":5}""", "url")]
-    [InlineData("""{"url":"https://example.com/h","events":"task.completed"}""", "events")]
-    [InlineData("""{"url":"https://example.com/h","events":[7]}""", "events[0]")]
-    [InlineData("""{"url":"https://example.com/h","events":["task.nope"]}""", "events[0]")]
-    public async Task Webhook_create_names_the_field_of_a_wrong_type(string body, string field)
+    [InlineData("""{"url":5}""", "url", "url must be a JSON string, not a number")]
+    [InlineData("""{"url":"https://example.com/h","events":"task.completed"}""", "events", "events must be a JSON array")]
+    [InlineData("""{"url":"https://example.com/h","events":[7]}""", "events[0]", "events[0] must be a JSON string, not a number")]
+    [InlineData("""{"url":"https://example.com/h","events":["task.nope"]}""", "events[0]", "task.nope")]
+    public async Task Webhook_create_names_the_field_of_a_wrong_type(string body, string field, string message)
     {
         var (status, error) = await PostWebhookAsync(body);
 
         status.Should().Be(400);
         error.GetProperty("param").GetString().Should().Be(field);
+        error.GetProperty("message").GetString().Should().Contain(message);
     }
 
     [Fact]

@@ -131,6 +131,26 @@ public static class JsonText
             ? $"{param} must be valid Unicode text: its bytes are not UTF-8 (send the body as UTF-8)"
             : UnpairedSurrogateMessage(param);
 
+    /// <summary>
+    /// The message for a field that must be a JSON string and is not a readable one: what <see cref="InvalidTextMessage"/>
+    /// says for a string it refused, otherwise which JSON kind was sent instead.
+    /// </summary>
+    public static string NotTextMessage(string param, JsonElement element) =>
+        element.ValueKind == JsonValueKind.String
+            ? InvalidTextMessage(param, element)
+            : $"{param} must be a JSON string, not {KindName(element)}";
+
+    /// <summary>The JSON kind of a value as a message names it: "a number", "an array", "null" …</summary>
+    public static string KindName(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        _ => "null",
+    };
+
     /// <summary>The message for a field whose string holds an unpaired surrogate.</summary>
     public static string UnpairedSurrogateMessage(string param) =>
         $"{param} must be valid Unicode text: it holds an unpaired UTF-16 surrogate (a \\ud800–\\udfff escape without its pair)";

@@ -126,7 +126,7 @@ public static partial class GenerationRequestRules
                 return value.GetBoolean();
             }
 
-            Add(name, $"{name} must be a JSON boolean (true or false), not {Describe(value)}");
+            Add(name, $"{name} must be a JSON boolean (true or false), not {JsonText.KindName(value)}");
             return null;
         }
 
@@ -141,7 +141,7 @@ public static partial class GenerationRequestRules
 
             if (value.ValueKind != JsonValueKind.Array)
             {
-                Add(name, $"{name} must be a JSON array of shots, not {Describe(value)}");
+                Add(name, $"{name} must be a JSON array of shots, not {JsonText.KindName(value)}");
                 return null;
             }
 
@@ -152,7 +152,7 @@ public static partial class GenerationRequestRules
                 var path = $"{name}[{index++}]";
                 if (item.ValueKind != JsonValueKind.Object)
                 {
-                    Add(path, $"{path} must be an object with index, prompt and duration, not {Describe(item)}");
+                    Add(path, $"{path} must be an object with index, prompt and duration, not {JsonText.KindName(item)}");
                     continue;
                 }
 
@@ -185,7 +185,7 @@ public static partial class GenerationRequestRules
             var value = hasElements ? elements : alias;
             if (value.ValueKind != JsonValueKind.Array)
             {
-                Add(name, $"{name} must be a JSON array of elements, not {Describe(value)}");
+                Add(name, $"{name} must be a JSON array of elements, not {JsonText.KindName(value)}");
                 return null;
             }
 
@@ -197,7 +197,7 @@ public static partial class GenerationRequestRules
                 var path = $"elements[{index++}]";
                 if (item.ValueKind != JsonValueKind.Object)
                 {
-                    Add(path, $"{path} must be an object with name, description and element_input_urls, not {Describe(item)}");
+                    Add(path, $"{path} must be an object with name, description and element_input_urls, not {JsonText.KindName(item)}");
                     continue;
                 }
 
@@ -230,18 +230,12 @@ public static partial class GenerationRequestRules
                 return null;
             }
 
-            if (value.ValueKind == JsonValueKind.String)
+            if (JsonText.TryGetString(value, out var text))
             {
-                if (JsonText.TryGetString(value, out var text))
-                {
-                    return text;
-                }
-
-                Add(param, JsonText.InvalidTextMessage(param, value));
-                return null;
+                return text;
             }
 
-            Add(param, $"{param} must be a JSON string, not {Describe(value)}");
+            Add(param, JsonText.NotTextMessage(param, value));
             return null;
         }
 
@@ -262,7 +256,7 @@ public static partial class GenerationRequestRules
                 // The contract singles this out: "6" (a string) is an error, however tempting to accept.
                 JsonValueKind.String => $"{param} must be a JSON integer, not a string (write {name}: 6, not {name}: \"6\")",
                 JsonValueKind.Number => $"{param} must be a whole number{(name == "duration" ? " of seconds" : "")}, not {value.GetRawText()}",
-                _ => $"{param} must be a JSON integer, not {Describe(value)}",
+                _ => $"{param} must be a JSON integer, not {JsonText.KindName(value)}",
             });
             return null;
         }
@@ -276,7 +270,7 @@ public static partial class GenerationRequestRules
 
             if (value.ValueKind != JsonValueKind.Array)
             {
-                Add(param, $"{param} must be a JSON array of strings, not {Describe(value)}");
+                Add(param, $"{param} must be a JSON array of strings, not {JsonText.KindName(value)}");
                 return null;
             }
 
@@ -289,13 +283,9 @@ public static partial class GenerationRequestRules
                 {
                     items.Add(text);
                 }
-                else if (item.ValueKind == JsonValueKind.String)
-                {
-                    Add(itemPath, JsonText.InvalidTextMessage(itemPath, item));
-                }
                 else
                 {
-                    Add(itemPath, $"{itemPath} must be a JSON string, not {Describe(item)}");
+                    Add(itemPath, JsonText.NotTextMessage(itemPath, item));
                 }
             }
 
@@ -305,14 +295,5 @@ public static partial class GenerationRequestRules
         private static bool TryGet(JsonElement parent, string name, out JsonElement value) =>
             parent.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
 
-        private static string Describe(JsonElement value) => value.ValueKind switch
-        {
-            JsonValueKind.String => "a string",
-            JsonValueKind.Number => "a number",
-            JsonValueKind.True or JsonValueKind.False => "a boolean",
-            JsonValueKind.Array => "an array",
-            JsonValueKind.Object => "an object",
-            _ => "null",
-        };
     }
 }

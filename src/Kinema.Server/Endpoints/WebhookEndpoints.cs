@@ -80,14 +80,9 @@ internal static class WebhookEndpoints
                 return ApiErrors.Create(StatusCodes.Status400BadRequest, "url is required", "url");
             }
 
-            if (urlElement.ValueKind != JsonValueKind.String)
-            {
-                return ApiErrors.Create(StatusCodes.Status400BadRequest, "url must be a JSON string", "url");
-            }
-
             if (!JsonText.TryGetString(urlElement, out var url))
             {
-                return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.InvalidTextMessage("url", urlElement), "url");
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.NotTextMessage("url", urlElement), "url");
             }
 
             if (string.IsNullOrWhiteSpace(url))
@@ -114,9 +109,7 @@ internal static class WebhookEndpoints
                     var param = $"events[{index++}]";
                     if (!JsonText.TryGetString(item, out var name))
                     {
-                        return ApiErrors.Create(StatusCodes.Status400BadRequest, item.ValueKind == JsonValueKind.String
-                            ? JsonText.InvalidTextMessage(param, item)
-                            : $"{param} must be a JSON string", param);
+                        return ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.NotTextMessage(param, item), param);
                     }
 
                     if (!WebhookEvents.All.Contains(name))

@@ -111,9 +111,7 @@ internal sealed record VideoCreateForm
 
             if (!JsonText.TryGetString(value, out var text))
             {
-                problem ??= new RuleViolation(param, value.ValueKind == JsonValueKind.String
-                    ? JsonText.InvalidTextMessage(param, value)
-                    : $"{param} must be a JSON string");
+                problem ??= new RuleViolation(param, JsonText.NotTextMessage(param, value));
                 return null;
             }
 
@@ -159,7 +157,8 @@ internal sealed record VideoCreateForm
             violations.Add(problem);
         }
 
-        if (Prompt is null)
+        // A prompt sent as a number is already named by ReadProblem; "required" would say it twice.
+        if (Prompt is null && ReadProblem?.Param != "prompt")
         {
             violations.Add(new RuleViolation("prompt", "prompt is required"));
         }

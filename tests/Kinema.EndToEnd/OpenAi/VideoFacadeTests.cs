@@ -146,4 +146,19 @@ public sealed class VideoFacadeTests : IAsyncLifetime
         text.Content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
         (await SendAsync(text)).Status.Should().Be(HttpStatusCode.UnsupportedMediaType);
     }
+
+    [Theory]
+    [InlineData("""{"prompt":5}""", "prompt", "prompt must be a JSON string, not a number")]
+    [InlineData("""{"prompt":"p","size":["1280x720"]}""", "size", "size must be a JSON string, not an array")]
+    [InlineData("""{"prompt":"p","input_reference":{"image_url":true}}""", "input_reference.image_url", "input_reference.image_url must be a JSON string, not a boolean")]
+    public async Task A_field_of_the_wrong_json_type_is_one_400_naming_it_and_the_type_sent(string body, string param, string message)
+    {
+        var (status, answer, _) = await SendAsync(Json(HttpMethod.Post, "/v1/videos", body));
+
+        status.Should().Be(HttpStatusCode.BadRequest);
+        var error = answer.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be(param);
+        error.GetProperty("message").GetString().Should().Be(message);
+        error.TryGetProperty("errors", out _).Should().BeFalse("one wrong field is one violation, not also a missing one");
+    }
 }

@@ -61,6 +61,10 @@ internal static class UploadImageEndpoint
         {
             return TooLarge(options.MaxImageBytes);
         }
+        catch (IOException exception) when (exception is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            return ApiErrors.MultipartEndedEarly(FieldName);
+        }
 
         if (file is null || file.Length == 0)
         {

@@ -57,6 +57,13 @@ internal static class ApiErrors
     public static JsonHttpResult<ErrorResponse> TaskNotFound(string taskId, MessageLanguage language = MessageLanguage.English) =>
         Create(StatusCodes.Status404NotFound, TaskMessages.TaskNotFound(Truncate(taskId), language), "task_id");
 
+    /// <summary>
+    /// The 400 of a multipart body that stops inside a part (no closing boundary): the client sent all it meant to, so it
+    /// is a malformed request, not a server fault.
+    /// </summary>
+    public static JsonHttpResult<ErrorResponse> MultipartEndedEarly(string? param = null) =>
+        Create(StatusCodes.Status400BadRequest, "the multipart body ends inside a part: it has no closing boundary", param);
+
     /// <summary>The 400 of a <c>language</c> query parameter the contract does not name.</summary>
     public static JsonHttpResult<ErrorResponse> UnknownLanguage() =>
         Create(StatusCodes.Status400BadRequest, $"language must be one of {string.Join(", ", TaskMessages.WireNames)}", "language");

@@ -76,6 +76,10 @@ internal sealed record VideoCreateForm
         {
             return (null, ApiErrors.Create(StatusCodes.Status400BadRequest, $"the multipart body could not be read: {exception.Message}"));
         }
+        catch (IOException exception) when (exception is not BadHttpRequestException && request.HasFormContentType && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, ApiErrors.MultipartEndedEarly());
+        }
     }
 
     private static VideoCreateForm FromForm(IFormCollection form)

@@ -120,6 +120,20 @@ public sealed class ImageUploadTests(StrictServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_multipart_body_that_ends_inside_its_file_part_is_a_400_not_a_server_error()
+    {
+        var body = new ByteArrayContent("--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n\u0089PNG"u8.ToArray());
+        body.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=xyz");
+
+        using var response = await Server.Alice.PostAsync("/v1/uploads/images", body);
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be("file");
+        error.GetProperty("message").GetString().Should().Contain("no closing boundary");
+    }
+
+    [Fact]
     public async Task An_upload_url_is_accepted_in_a_create_and_rendered_although_loopback_urls_are_refused()
     {
         var first = (await UploadOkAsync(Server.Alice, TestImages.Solid(320, 180, SKColors.Red))).GetProperty("url").GetString()!;

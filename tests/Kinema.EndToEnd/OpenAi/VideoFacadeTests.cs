@@ -161,4 +161,23 @@ public sealed class VideoFacadeTests : IAsyncLifetime
         error.GetProperty("message").GetString().Should().Be(message);
         error.TryGetProperty("errors", out _).Should().BeFalse("one wrong field is one violation, not also a missing one");
     }
+
+    [Theory]
+    [InlineData("prompt", "")]
+    [InlineData("input_reference", "; filename=\"a.png\"")]
+    public async Task A_multipart_create_that_ends_inside_a_part_is_a_400_and_makes_no_video(string field, string fileName)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/videos")
+        {
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes($"--xyz\r\nContent-Disposition: form-data; name=\"{field}\"{fileName}\r\n\r\nabc")),
+        };
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=xyz");
+
+        var (status, body, _) = await SendAsync(request);
+
+        status.Should().Be(HttpStatusCode.BadRequest);
+        body.GetProperty("error").GetProperty("message").GetString().Should().Contain("no closing boundary");
+        var (_, list, _) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/videos"));
+        list.GetProperty("data").GetArrayLength().Should().Be(0);
+    }
 }

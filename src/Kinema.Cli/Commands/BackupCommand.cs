@@ -51,7 +51,16 @@ internal static class BackupCommand
             }
 
             var clock = Stopwatch.StartNew();
-            Directory.CreateDirectory(target.DataDirectory);
+            try
+            {
+                Directory.CreateDirectory(target.DataDirectory);
+            }
+            catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"kinema backup: cannot make the backup directory {target.DataDirectory}: {failure.Message}");
+                return ExitCodes.Usage;
+            }
+
             SqliteBackupSummary summary;
             try
             {
@@ -70,12 +79,22 @@ internal static class BackupCommand
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Backed up {Count(summary.Tasks, "task")} and {Count(summary.ApiKeys, "API key")} to {target.Database} ({Size(summary.Bytes)}, integrity ok) in {clock.Elapsed.TotalSeconds:0.0} s."));
-            foreach (var name in PrivateFiles)
+            try
             {
-                CopyPrivateFile(Path.Combine(paths.DataDirectory, name), Path.Combine(target.DataDirectory, name));
+                foreach (var name in PrivateFiles)
+                {
+                    CopyPrivateFile(Path.Combine(paths.DataDirectory, name), Path.Combine(target.DataDirectory, name));
+                }
+
+                Console.WriteLine(ResultsLine(configuration, paths, target, result.GetValue(results)));
+            }
+            catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync(
+                    $"kinema backup: the database is backed up, but copying the other files to {target.DataDirectory} failed: {failure.Message}");
+                return ExitCodes.TaskFailed;
             }
 
-            Console.WriteLine(ResultsLine(configuration, paths, target, result.GetValue(results)));
             Console.WriteLine($"To restore: stop the server, then serve from the backup (kinema serve --data {target.DataDirectory}) or copy its files into the data directory.");
             return ExitCodes.Success;
         });

@@ -113,6 +113,14 @@ public sealed partial class BackupTests : IAsyncLifetime
         second.Stdout.Should().MatchRegex(@"Results: copied 0 files \(0 B\); [1-9]\d* were already in the backup");
         withoutResults.Stdout.Should().Contain("Results were not copied: pass --results");
         (await File.ReadAllTextAsync(Path.Combine(Backup, "appsettings.json"))).Should().Contain("2.00:00:00", "the directory's own settings come along");
+
+        var blocked = Path.Combine(_root, "blocked");
+        Directory.CreateDirectory(blocked);
+        await File.WriteAllTextAsync(Path.Combine(blocked, "results"), "a file where the results directory goes");
+        var resultsBlocked = await CliRunner.RunAsync(["backup", blocked, "--data", Data, "--results"]);
+        resultsBlocked.ExitCode.Should().Be(1);
+        resultsBlocked.Stderr.Should().Contain("the database is backed up, but copying the other files").And.NotContain("Unhandled exception");
+        File.Exists(Path.Combine(blocked, "kinema.db")).Should().BeTrue();
     }
 
     [Fact]
@@ -127,6 +135,12 @@ public sealed partial class BackupTests : IAsyncLifetime
         await using (await KinemaTestServer.StartAsync(dataDirectory: Data))
         {
         }
+
+        var aFile = Path.Combine(_root, "a-file");
+        await File.WriteAllTextAsync(aFile, "not a directory");
+        var notADirectory = await CliRunner.RunAsync(["backup", Path.Combine(aFile, "backup"), "--data", Data]);
+        notADirectory.ExitCode.Should().Be(2);
+        notADirectory.Stderr.Should().Contain("cannot make the backup directory").And.NotContain("Unhandled exception");
 
         var itself = await CliRunner.RunAsync(["backup", Data, "--data", Data]);
         itself.ExitCode.Should().Be(2);

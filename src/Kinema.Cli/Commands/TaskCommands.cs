@@ -99,6 +99,13 @@ internal static class TaskCommands
     {
         var status = new Option<string?>("--status") { Description = "Only tasks in this status." };
         var limit = new Option<int>("--limit") { Description = "How many tasks to show.", DefaultValueFactory = _ => 20 };
+        limit.Validators.Add(option =>
+        {
+            if (option.GetValueOrDefault<int>() < 1)
+            {
+                option.AddError($"--limit must be at least 1, not {option.GetValueOrDefault<int>()}");
+            }
+        });
         return ClientCommand.Create("tasks", "List your tasks, newest first.", async (client, json, result, ct) =>
         {
             var count = result.GetValue(limit);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Kinema.Contracts.Json;
 
 namespace Kinema.Cli.Commands;
 
@@ -75,7 +76,7 @@ internal static class WebhooksCommand
             var text = await response.Content.ReadAsStringAsync(ct);
             if (!response.IsSuccessStatusCode)
             {
-                await Console.Error.WriteLineAsync($"kinema webhooks: HTTP {(int)response.StatusCode}: {text}");
+                await Console.Error.WriteLineAsync($"kinema webhooks: HTTP {(int)response.StatusCode}: {ErrorMessage(text)}");
                 return (int)response.StatusCode is 401 or 403 ? ExitCodes.Unreachable : ExitCodes.Usage;
             }
 
@@ -86,6 +87,21 @@ internal static class WebhooksCommand
         {
             await Console.Error.WriteLineAsync($"kinema webhooks: cannot reach {server}: {exception.Message}");
             return ExitCodes.Unreachable;
+        }
+    }
+
+    /// <summary>The message of the contract's error envelope (its first rule when there are several), or the body as sent.</summary>
+    private static string ErrorMessage(string body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, KinemaJsonContext.Wire.ErrorResponse)?.Error is { } error
+                ? error.Param is { } param && !error.Message.Contains(param, StringComparison.Ordinal) ? $"{param}: {error.Message}" : error.Message
+                : body;
+        }
+        catch (JsonException)
+        {
+            return body;
         }
     }
 }

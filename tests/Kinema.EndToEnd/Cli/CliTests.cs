@@ -113,6 +113,17 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         result.Stderr.Should().Contain(fragment);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    public async Task Tasks_with_a_limit_below_one_is_a_usage_error_not_an_empty_list(string limit)
+    {
+        var result = await CliRunner.RunAsync(["tasks", "--limit", limit, "--server", "http://127.0.0.1:9", "--key", "kin_x"]);
+
+        result.ExitCode.Should().Be(2, result.Stderr);
+        result.Stderr.Should().Contain($"--limit must be at least 1, not {limit}");
+    }
+
     [Fact]
     public async Task An_unreachable_server_or_refused_key_exits_3()
     {
@@ -216,6 +227,6 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         deliveries.ExitCode.Should().Be(0);
         replayMissing.ExitCode.Should().Be(2);
         refused.ExitCode.Should().Be(2);
-        refused.Stderr.Should().Contain("task.exploded");
+        refused.Stderr.Should().Contain("task.exploded").And.NotContain("{\"error\"", "the envelope's message is shown, not its JSON");
     }
 }

@@ -1,4 +1,5 @@
 using Kinema.Contracts.Json;
+using Kinema.Contracts.Requests;
 using Kinema.Contracts.Responses;
 using Kinema.Contracts.Rules;
 using Kinema.Server.Results;
@@ -66,7 +67,7 @@ internal static class ApiErrors
 
     /// <summary>The 400 of a <c>language</c> query parameter the contract does not name.</summary>
     public static JsonHttpResult<ErrorResponse> UnknownLanguage() =>
-        Create(StatusCodes.Status400BadRequest, $"language must be one of {string.Join(", ", TaskMessages.WireNames)}", "language");
+        Create(StatusCodes.Status400BadRequest, $"language must be one of {string.Join(", ", MessageLanguages.All)}", "language");
 
     /// <summary>Declares, for the OpenAPI document, the statuses an endpoint (or group) answers with the error envelope.</summary>
     public static TBuilder ProducesErrors<TBuilder>(this TBuilder builder, params int[] statuses)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Kinema.Contracts.Requests;
 using Kinema.Contracts.Rules;
 using Kinema.Server.Endpoints;
 using Microsoft.AspNetCore.OpenApi;
@@ -151,8 +152,8 @@ internal static class KinemaOpenApi
                         language.Schema = new OpenApiSchema
                         {
                             Type = JsonSchemaType.String,
-                            Enum = [.. Results.TaskMessages.WireNames.Select(name => (JsonNode)JsonValue.Create(name))],
-                            Default = JsonValue.Create(Results.TaskMessages.WireNames[0]),
+                            Enum = [.. MessageLanguages.All.Select(name => (JsonNode)JsonValue.Create(name))],
+                            Default = JsonValue.Create(MessageLanguages.All[0]),
                         };
                     }
                 }

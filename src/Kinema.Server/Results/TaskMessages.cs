@@ -21,9 +21,6 @@ internal enum MessageLanguage
 /// </summary>
 internal static class TaskMessages
 {
-    /// <summary>The wire names, in the order of <see cref="MessageLanguage"/>.</summary>
-    public static IReadOnlyList<string> WireNames => MessageLanguages.All;
-
     private static readonly FrozenDictionary<string, Localized> FailureSummaries = new Dictionary<string, Localized>(StringComparer.Ordinal)
     {
         ["render_failed"] = new("视频渲染失败", "동영상을 렌더링하지 못했습니다", "動画をレンダリングできませんでした"),
@@ -69,9 +66,10 @@ internal static class TaskMessages
             return true;
         }
 
-        for (var index = 0; index < WireNames.Count; index++)
+        // MessageLanguages.All lists the wire names in the order of MessageLanguage.
+        for (var index = 0; index < MessageLanguages.All.Count; index++)
         {
-            if (string.Equals(WireNames[index], wire, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(MessageLanguages.All[index], wire, StringComparison.OrdinalIgnoreCase))
             {
                 language = (MessageLanguage)index;
                 return true;

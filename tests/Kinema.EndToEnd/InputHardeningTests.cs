@@ -68,6 +68,27 @@ public sealed class InputHardeningTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("/v1/admin/tenants/alice/credits", """{"amount":1,"note":"gift\u0000"}""", "note", "NUL")]
+    [InlineData("/v1/admin/keys", """{"name":"ok","tenant":"a\u0000b"}""", "tenant", "NUL")]
+    [InlineData("/v1/webhooks", """{"url":"https://example.com/\u0000hook"}""", "url", "control characters")]
+    [InlineData("/v1/webhooks", """{"url":"https://example.com/\nhook"}""", "url", "control characters")]
+    [InlineData("/v1/videos/generations", """{"model":"kling-v3","prompt":"ok","callback_url":"https://example.com/\u0001"}""", "callback_url", "control characters")]
+    public async Task Fields_kept_in_columns_of_their_own_refuse_nul_and_urls_refuse_control_characters(string path, string body, string field, string rule)
+    {
+        // PostgreSQL's text cannot hold U+0000: before this these were 500s on that provider and quiet successes on SQLite.
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+
+        using var response = await admin.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+
+        ((int)response.StatusCode).Should().Be(400, text);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be(field, text);
+        error.GetProperty("message").GetString().Should().Contain(rule, text);
+    }
+
+    [Theory]
     [InlineData("/v1/videos/generations", "prompt")]
     [InlineData("/v1/videos", "prompt")]
     [InlineData("/v1/webhooks", "url")]

@@ -121,6 +121,12 @@ public static class AddressPolicy
             return new RuleViolation(param, $"{param} is longer than 8192 characters");
         }
 
+        // Uri would quietly drop or escape them; a stored URL with a NUL is also one PostgreSQL cannot keep.
+        if (url.Any(char.IsControl))
+        {
+            return new RuleViolation(param, $"{param} must not contain control characters (percent-encode them)");
+        }
+
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
         {
             return new RuleViolation(param, schemeMessage);

@@ -142,7 +142,9 @@ internal static class AdminEndpoints
 
     private static JsonHttpResult<ErrorResponse>? InvalidTenantId(string? id, string param = "id") =>
         string.IsNullOrWhiteSpace(id) || id.Length > MaxTenantIdLength || id.Any(char.IsControl)
-            ? ApiErrors.Create(StatusCodes.Status400BadRequest, $"{param} must name a tenant: 1 to {MaxTenantIdLength} printable characters", param)
+            ? ApiErrors.Create(StatusCodes.Status400BadRequest, param == "name"
+                ? $"name must be 1 to {MaxTenantIdLength} printable characters: without a tenant, the key's tenant is named after it"
+                : $"{param} must name a tenant: 1 to {MaxTenantIdLength} printable characters", param)
             : null;
 
     private static TenantItem Describe(TenantAccount account) =>

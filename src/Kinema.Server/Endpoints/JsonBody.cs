@@ -64,15 +64,16 @@ internal sealed class JsonBody : IDisposable
             return true;
         }
 
-        if (element.ValueKind != JsonValueKind.String)
+        if (!JsonText.TryGetString(element, out var text))
         {
-            error = ApiErrors.Create(StatusCodes.Status400BadRequest, $"{name} must be a string", name);
+            error = ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.NotTextMessage(name, element), name);
             return false;
         }
 
-        if (!JsonText.TryGetString(element, out var text))
+        // Each of these fields is stored in a column of its own, and PostgreSQL's text cannot hold U+0000.
+        if (text.Contains('\0', StringComparison.Ordinal))
         {
-            error = ApiErrors.Create(StatusCodes.Status400BadRequest, JsonText.InvalidTextMessage(name, element), name);
+            error = ApiErrors.Create(StatusCodes.Status400BadRequest, $"{name} must not contain the NUL character (U+0000)", name);
             return false;
         }
 

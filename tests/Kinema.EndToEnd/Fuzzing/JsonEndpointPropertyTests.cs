@@ -11,22 +11,41 @@ namespace Kinema.EndToEnd.Fuzzing;
 /// <summary>
 /// Thousands of hostile bodies against the real server on loopback: valid bodies mutated field by field (types swapped,
 /// control characters, lone surrogates, huge numbers, nesting, duplicate keys). Every answer must be a 200 or a 4xx
-/// envelope naming the field; never a 5xx. <c>KINEMA_PROPERTY_ITERATIONS</c> runs longer.
+/// envelope naming the field; never a 5xx. Run on both store providers: what one stores without complaint the other may
+/// refuse (PostgreSQL's text holds no U+0000). <c>KINEMA_PROPERTY_ITERATIONS</c> runs longer.
 /// </summary>
-public sealed class JsonEndpointPropertyTests(ITestOutputHelper output) : IAsyncLifetime
+public abstract class JsonEndpointPropertyTests(ITestOutputHelper output, string provider) : IAsyncLifetime
 {
     private static readonly string Png = TestImages.DataUri(TestImages.Solid(32, 24, SKColors.Teal));
     private KinemaTestServer _server = null!;
+    private string? _database;
 
-    public async ValueTask InitializeAsync() =>
+    public async ValueTask InitializeAsync()
+    {
         // No workers: a 200 creates a task, and rendering thousands of them would swamp the machine.
-        _server = await KinemaTestServer.StartAsync(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Kinema:Scheduler:Enabled"] = "false",
             ["Kinema:Upstream:CallbackBaseUrl"] = "http://127.0.0.1:9",
-        });
+        };
+        if (provider == "postgres")
+        {
+            _database = await TestPostgres.CreateDatabaseAsync();
+            settings["Kinema:Store:Provider"] = "postgres";
+            settings["ConnectionStrings:Kinema"] = _database;
+        }
 
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+        _server = await KinemaTestServer.StartAsync(settings);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        if (_database is not null)
+        {
+            await TestPostgres.DropDatabaseAsync(_database);
+        }
+    }
 
     [Fact]
     public async Task Create_answers_every_mutated_body_with_200_or_a_4xx_naming_a_field()
@@ -129,3 +148,7 @@ public sealed class JsonEndpointPropertyTests(ITestOutputHelper output) : IAsync
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
+
+public sealed class SqliteJsonEndpointPropertyTests(ITestOutputHelper output) : JsonEndpointPropertyTests(output, "sqlite");
+
+public sealed class PostgresJsonEndpointPropertyTests(ITestOutputHelper output) : JsonEndpointPropertyTests(output, "postgres");

@@ -161,4 +161,19 @@ public sealed class AddressPolicyTests
         AddressPolicy.CheckCallbackUrl("callback_url", "data:image/png;base64,iVBORw0KGgo=", false).Should().NotBeNull();
         AddressPolicy.CheckCallbackUrl("callback_url", "https://hooks.example.com/k", false).Should().BeNull();
     }
+
+    [Theory]
+    [InlineData("https://example.com/a\0.jpg")]
+    [InlineData("https://example.com/a\tb.jpg")]
+    [InlineData("https://example.com/\r\nX-Injected: 1")]
+    [InlineData("https://exa\u007fmple.com/a.jpg")]
+    public void Urls_with_raw_control_characters_are_refused_asking_for_percent_encoding(string url)
+    {
+        var violation = AddressPolicy.CheckCallbackUrl("callback_url", url, allowPrivateNetworks: true);
+
+        violation.Should().NotBeNull();
+        violation!.Param.Should().Be("callback_url");
+        violation.Message.Should().Contain("control characters").And.Contain("percent-encode");
+        AddressPolicy.CheckCallbackUrl("callback_url", "https://example.com/a%00.jpg", allowPrivateNetworks: true).Should().BeNull();
+    }
 }

@@ -89,6 +89,27 @@ public sealed class InputHardeningTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("GET", "/v1/tasks?model=kling-v3%00", "model", "printable")]
+    [InlineData("POST", "/v1/admin/tenants/alice%2500/credits", "tenant", "printable")]
+    public async Task A_nul_in_a_query_or_twice_encoded_in_a_tenant_segment_is_refused_by_name(string method, string path, string field, string rule)
+    {
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path)
+        {
+            Content = method == "POST" ? new StringContent("""{"amount":5}""", Encoding.UTF8, "application/json") : null,
+        };
+
+        using var response = await admin.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        ((int)response.StatusCode).Should().Be(400, text);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be(field, text);
+        error.GetProperty("message").GetString().Should().Contain(rule, text);
+    }
+
+    [Theory]
     [InlineData("/v1/videos/generations", "prompt")]
     [InlineData("/v1/videos", "prompt")]
     [InlineData("/v1/webhooks", "url")]

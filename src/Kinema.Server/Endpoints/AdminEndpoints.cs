@@ -96,6 +96,11 @@ internal static class AdminEndpoints
             // Routing leaves %2F encoded in a segment, so a tenant whose id has a '/' (a key's name becomes its tenant)
             // would be out of reach; the id is matched as the client spelled it, decoded once.
             tenant = Uri.UnescapeDataString(tenant);
+            if (InvalidTenantId(tenant, "tenant") is { } invalid)
+            {
+                return invalid;
+            }
+
             var outcome = await billing.AddCreditsAsync(tenant, amount.Value, TenantContext.Get(http).Key.Id, note, ct);
             return outcome.Kind switch
             {

@@ -39,6 +39,12 @@ internal static class ListTasksEndpoint
             state = parsed;
         }
 
+        // No model id has one, and PostgreSQL refuses a NUL in a query parameter outright.
+        if (model is not null && model.Any(char.IsControl))
+        {
+            return ApiErrors.Create(StatusCodes.Status400BadRequest, "model must be a model id such as kling-v3: printable characters", "model");
+        }
+
         if (PageLimit.TryRead(limit, out var size) is { } badLimit)
         {
             return badLimit;

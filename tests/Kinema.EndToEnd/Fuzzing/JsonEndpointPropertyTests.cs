@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using CsCheck;
@@ -111,6 +112,62 @@ public abstract class JsonEndpointPropertyTests(ITestOutputHelper output, string
         await RunAsync(Gen.Select(bodies, Gen.Bool), JsonMutations.Iterations(1500) / 5,
             pair => PostAsync(_server.Anonymous, pair.Item2 ? signed : $"/callbacks/kling/{id}?token=forged", pair.Item1),
             requireParam: false);
+    }
+
+    [Fact]
+    public async Task Query_strings_and_path_segments_with_hostile_characters_never_answer_5xx()
+    {
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+
+        // %2500 reaches a handler as the text "%00", which one that decodes its segment again turns into a NUL; a raw %00
+        // in a path Kestrel refuses itself, before any route.
+        string[] queryValues = ["%00", "a%00b", "%0A", "%ED%A0%80", "%FF", "%C0%AF", "%25", "-1", "9999999999999999999999", new string('x', 3000)];
+        string[] segments = ["%2500", "a%2500b", "%25ED%25A0%2580", "%25FF", "%2F..%2F", "%20", new string('x', 3000)];
+        string[] queries =
+        [
+            "/v1/tasks?model={0}", "/v1/tasks?status={0}", "/v1/tasks?after={0}", "/v1/tasks?limit={0}", "/v1/tasks?created_after={0}",
+            "/v1/videos?after={0}", "/v1/videos?order={0}", "/v1/videos?limit={0}", "/v1/usage?after={0}", "/v1/usage?limit={0}",
+            "/v1/webhooks/deliveries?limit={0}", "/v1/model-schema?model={0}", "/v1/model-schema?model=kling-v3&operation={0}",
+            "/files/task/video.mp4?expires={0}&signature=x", "/files/task/video.mp4?expires=1&signature={0}",
+        ];
+        string[] paths =
+        [
+            "GET /v1/tasks/{0}", "GET /v1/tasks/{0}/events", "POST /v1/tasks/{0}/cancel", "DELETE /v1/tasks/{0}",
+            "GET /v1/videos/{0}", "GET /v1/videos/{0}/content", "DELETE /v1/videos/{0}", "POST /v1/videos/{0}/remix",
+            "DELETE /v1/webhooks/{0}", "POST /v1/webhooks/deliveries/{0}/replay", "POST /v1/admin/tenants/{0}/credits",
+            "DELETE /v1/admin/keys/{0}", "GET /files/{0}/video.mp4", "GET /files/task/{0}",
+        ];
+        var calls = queries.SelectMany(query => queryValues.Select(value => ("GET", string.Format(CultureInfo.InvariantCulture, query, value))))
+            .Concat(paths.SelectMany(route => segments.Select(segment =>
+            {
+                var (method, template) = (route[..route.IndexOf(' ', StringComparison.Ordinal)], route[(route.IndexOf(' ', StringComparison.Ordinal) + 1)..]);
+                return (method, string.Format(CultureInfo.InvariantCulture, template, segment));
+            })));
+
+        var answered = 0;
+        foreach (var (method, path) in calls)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            if (method == "POST")
+            {
+                request.Content = new StringContent(path.Contains("/credits", StringComparison.Ordinal) ? """{"amount":1}""" : """{"prompt":"again"}""",
+                    Encoding.UTF8, "application/json");
+            }
+
+            using var response = await admin.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            var status = (int)response.StatusCode;
+            var text = status == 200 && response.Content.Headers.ContentType?.MediaType == "text/event-stream" ? "" : await response.Content.ReadAsStringAsync();
+            status.Should().BeLessThan(500, "{0} {1} is the client's mistake: {2}", method, path, text);
+            if (status >= 400 && text.Length > 0)
+            {
+                JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("code").GetInt32().Should().Be(status, "{0} {1}: {2}", method, path, text);
+            }
+
+            answered++;
+        }
+
+        answered.Should().Be(queries.Length * queryValues.Length + paths.Length * segments.Length);
     }
 
     private async Task RunAsync<T>(Gen<T> gen, long iterations, Func<T, Task<(int Status, string Text)>> call, bool requireParam)

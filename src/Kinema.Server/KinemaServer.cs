@@ -75,6 +75,7 @@ public static partial class KinemaServer
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddKeyRateLimiting();
+        services.AddCompressedRequests();
         services.ConfigureHttpJsonOptions(json =>
         {
             // The contract is snake_case with absent fields left out; messages keep their quotes readable.
@@ -116,9 +117,11 @@ public static partial class KinemaServer
             // request the client broke (a body cut short, a client gone mid-upload) is answered 400 and is not the server's fault.
             SuppressDiagnosticsCallback = context => StoreFaults.IsUnreachable(context.Exception)
                                                      || ResultStorageUnavailableException.IsIn(context.Exception)
-                                                     || context.Exception is BadHttpRequestException,
+                                                     || context.Exception is BadHttpRequestException
+                                                     || CompressedRequests.IsUndecodable(context.HttpContext, context.Exception),
         });
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
+        app.UseCompressedRequests();
         app.UseKeyRateLimiting();
 
         var v1 = app.MapGroup("/v1").WithTags("Tasks");
@@ -187,6 +190,13 @@ public static partial class KinemaServer
             return ApiErrors.WriteAsync(context, badRequest.StatusCode, badRequest.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? "the request body is larger than this server accepts"
                 : "the request could not be read: " + badRequest.Message);
+        }
+
+        if (CompressedRequests.IsUndecodable(context, exception))
+        {
+            return ApiErrors.WriteAsync(context, StatusCodes.Status400BadRequest,
+                $"the request body is not valid {CompressedRequests.EncodingOf(context)} data, as its Content-Encoding says: {exception!.Message}",
+                "Content-Encoding");
         }
 
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Kinema.Server");

@@ -53,7 +53,7 @@ internal static class UploadImageEndpoint
         {
             file = (await http.Request.ReadFormAsync(cancellationToken)).Files.GetFile(FieldName);
         }
-        catch (InvalidDataException exception)
+        catch (InvalidDataException exception) when (Kinema.Server.Limits.CompressedRequests.EncodingOf(http) is null)
         {
             return ApiErrors.Create(StatusCodes.Status400BadRequest, $"the multipart body could not be read: {exception.Message}", FieldName);
         }

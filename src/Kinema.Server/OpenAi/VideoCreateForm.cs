@@ -72,7 +72,7 @@ internal sealed record VideoCreateForm
             return (null, ApiErrors.Create(StatusCodes.Status413PayloadTooLarge,
                 "the request body is larger than this server accepts; pass a large input_reference as an image_url"));
         }
-        catch (InvalidDataException exception)
+        catch (InvalidDataException exception) when (Kinema.Server.Limits.CompressedRequests.EncodingOf(request.HttpContext) is null)
         {
             return (null, ApiErrors.Create(StatusCodes.Status400BadRequest, $"the multipart body could not be read: {exception.Message}"));
         }

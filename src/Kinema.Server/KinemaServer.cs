@@ -76,6 +76,7 @@ public static partial class KinemaServer
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddKeyRateLimiting();
         services.AddCompressedRequests();
+        services.AddCrossOrigin();
         services.ConfigureHttpJsonOptions(json =>
         {
             // The contract is snake_case with absent fields left out; messages keep their quotes readable.
@@ -121,6 +122,7 @@ public static partial class KinemaServer
                                                      || CompressedRequests.IsUndecodable(context.HttpContext, context.Exception),
         });
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
+        app.UseCrossOrigin();
         app.UseCompressedRequests();
         app.UseKeyRateLimiting();
 

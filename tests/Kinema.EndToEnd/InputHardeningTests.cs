@@ -67,6 +67,52 @@ public sealed class InputHardeningTests : IAsyncLifetime
         error.GetProperty("message").GetString().Should().Contain("surrogate", text);
     }
 
+    public static TheoryData<string, string, string, string> AccountFieldsOutOfBounds => new()
+    {
+        { "/v1/admin/keys", JsonSerializer.Serialize(new { name = new string('n', 101), tenant = "alice" }), "name", "at most 100 characters, not 101" },
+        { "/v1/admin/keys", JsonSerializer.Serialize(new { name = "ok", tenant = new string('t', 5000) }), "tenant", "at most 100 characters, not 5000" },
+        { "/v1/admin/keys", """{"name":"ok","tenant":"a\u0001b"}""", "tenant", "printable characters only" },
+        { "/v1/admin/keys", """{"name":"a\u001bb"}""", "name", "printable characters only" },
+        { "/v1/admin/keys", """{"name":"ok","rpm":1000001}""", "rpm", "1000000" },
+        { "/v1/admin/tenants", JsonSerializer.Serialize(new { id = new string('i', 101) }), "id", "at most 100 characters, not 101" },
+        { "/v1/admin/tenants/alice/credits", JsonSerializer.Serialize(new { amount = 5, note = new string('x', 501) }), "note", "at most 500 characters, not 501" },
+        { "/v1/admin/tenants/alice/credits", """{"amount":5,"note":"bell\u0007"}""", "note", "no control characters but line breaks and tabs" },
+    };
+
+    [Theory]
+    [MemberData(nameof(AccountFieldsOutOfBounds))]
+    public async Task Admin_names_notes_and_limits_out_of_bounds_are_refused_by_name(string path, string body, string field, string rule)
+    {
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        var before = (await keys.ListAsync(CancellationToken.None)).Count;
+
+        using var response = await admin.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+
+        ((int)response.StatusCode).Should().Be(400, text);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be(field, text);
+        error.GetProperty("message").GetString().Should().Contain(rule, text);
+        (await keys.ListAsync(CancellationToken.None)).Count.Should().Be(before);
+    }
+
+    [Fact]
+    public async Task A_note_may_hold_line_breaks_and_tabs()
+    {
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        using var tenant = await admin.PostAsync("/v1/admin/tenants", new StringContent("""{"id":"notes-tenant"}""", Encoding.UTF8, "application/json"));
+        tenant.EnsureSuccessStatusCode();
+
+        using var granted = await admin.PostAsync("/v1/admin/tenants/notes-tenant/credits",
+            new StringContent(JsonSerializer.Serialize(new { amount = 7, note = "invoice 12\r\n\tprepaid " + new string('.', 470) }), Encoding.UTF8, "application/json"));
+
+        var text = await granted.Content.ReadAsStringAsync();
+        granted.StatusCode.Should().Be(System.Net.HttpStatusCode.OK, text);
+        JsonDocument.Parse(text).RootElement.GetProperty("balance").GetInt64().Should().Be(7);
+    }
+
     [Theory]
     [InlineData("/v1/admin/tenants/alice/credits", """{"amount":1,"note":"gift\u0000"}""", "note", "NUL")]
     [InlineData("/v1/admin/keys", """{"name":"ok","tenant":"a\u0000b"}""", "tenant", "NUL")]

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Kinema.Core;
 using Kinema.Core.Billing;
 using Kinema.Core.Storage;
+using Kinema.Core.Tenants;
 
 namespace Kinema.Cli.Commands;
 
@@ -32,9 +33,15 @@ internal static class BillingCommands
         var add = new Command("add", "Add credits; prints the new balance.") { tenant, amount, note, data };
         add.SetAction(async (result, cancellationToken) =>
         {
-            if (result.GetValue(amount) == 0)
+            if (result.GetValue(amount) is 0 or < -AccountRules.MaxCreditChange or > AccountRules.MaxCreditChange)
             {
-                await Console.Error.WriteLineAsync("kinema credits add: the amount must not be 0");
+                await Console.Error.WriteLineAsync($"kinema credits add: the amount must be a whole number of credits from -{AccountRules.MaxCreditChange} to {AccountRules.MaxCreditChange}, not 0");
+                return ExitCodes.Usage;
+            }
+
+            if (AccountRules.NoteProblem(result.GetValue(note)) is { } badNote)
+            {
+                await Console.Error.WriteLineAsync($"kinema credits add: --note {badNote}");
                 return ExitCodes.Usage;
             }
 
@@ -86,9 +93,16 @@ internal static class BillingCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             var tenant = result.GetValue(id)!.Trim();
-            if (tenant.Length is 0 or > 100 || result.GetValue(cap) is < 1)
+            if (AccountRules.NameProblem(tenant) is { } badId)
             {
-                await Console.Error.WriteLineAsync("kinema tenants create: the id must be 1 to 100 characters and --max-in-flight at least 1");
+                await Console.Error.WriteLineAsync(
+                    $"kinema tenants create: the id {badId} (a tenant id is 1 to {AccountRules.MaxNameLength} printable characters)");
+                return ExitCodes.Usage;
+            }
+
+            if (result.GetValue(cap) is < 1 or > AccountRules.MaxInFlight)
+            {
+                await Console.Error.WriteLineAsync($"kinema tenants create: --max-in-flight must be from 1 to {AccountRules.MaxInFlight}");
                 return ExitCodes.Usage;
             }
 

@@ -29,21 +29,30 @@ internal static class KeysCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var label = result.GetValue(name)!.Trim();
-            if (label.Length is 0 or > 100)
+            if (Core.Tenants.AccountRules.NameProblem(label) is { } badName)
             {
-                await Console.Error.WriteLineAsync("kinema keys create: --name must be 1 to 100 characters");
+                await Console.Error.WriteLineAsync(
+                    $"kinema keys create: --name {badName} (a key's name is 1 to {Core.Tenants.AccountRules.MaxNameLength} printable characters)");
                 return ExitCodes.Usage;
             }
 
-            if (result.GetValue(rpm) is < 1)
+            var tenantId = result.GetValue(tenant)?.Trim();
+            if (tenantId is not null && Core.Tenants.AccountRules.NameProblem(tenantId) is { } badTenant)
             {
-                await Console.Error.WriteLineAsync("kinema keys create: --rpm must be at least 1");
+                await Console.Error.WriteLineAsync(
+                    $"kinema keys create: --tenant {badTenant} (a tenant id is 1 to {Core.Tenants.AccountRules.MaxNameLength} printable characters)");
+                return ExitCodes.Usage;
+            }
+
+            if (result.GetValue(rpm) is < 1 or > Core.Tenants.AccountRules.MaxRequestsPerMinute)
+            {
+                await Console.Error.WriteLineAsync($"kinema keys create: --rpm must be from 1 to {Core.Tenants.AccountRules.MaxRequestsPerMinute}");
                 return ExitCodes.Usage;
             }
 
             await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
             var created = await store.Keys.CreateAsync(
-                new Core.Tenants.NewApiKey(label, result.GetValue(tenant), result.GetValue(admin), result.GetValue(rpm)), cancellationToken);
+                new Core.Tenants.NewApiKey(label, tenantId, result.GetValue(admin), result.GetValue(rpm)), cancellationToken);
             if (result.GetValue(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(

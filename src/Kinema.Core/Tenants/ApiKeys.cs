@@ -76,3 +76,40 @@ public interface IApiKeyStore
     /// <summary>Revokes a key by id or display prefix; false when none matched.</summary>
     Task<bool> RevokeAsync(string idOrPrefix, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// What a tenant id, a key's name, its rate limit, a credit grant and its note may be, wherever they are given (the admin
+/// API, the CLI): one rule everywhere, so a tenant the CLI made can be named through the API, no id is too long for an
+/// index, and no balance can overflow.
+/// </summary>
+public static class AccountRules
+{
+    /// <summary>The longest tenant id and key name, in UTF-16 characters.</summary>
+    public const int MaxNameLength = 100;
+
+    /// <summary>The highest per-key limit of requests a minute.</summary>
+    public const int MaxRequestsPerMinute = 1_000_000;
+
+    /// <summary>The highest cap on a tenant's tasks in flight.</summary>
+    public const int MaxInFlight = 1_000_000;
+
+    /// <summary>The most credits one grant may add or take away.</summary>
+    public const long MaxCreditChange = 1_000_000_000_000;
+
+    /// <summary>The longest note kept with a grant in the ledger.</summary>
+    public const int MaxNoteLength = 500;
+
+    /// <summary>Null when <paramref name="value"/> is 1 to <see cref="MaxNameLength"/> printable characters, not all blank; else why not.</summary>
+    public static string? NameProblem(string? value) =>
+        string.IsNullOrWhiteSpace(value) ? "must not be empty"
+        : value.Length > MaxNameLength ? $"must be at most {MaxNameLength} characters, not {value.Length}"
+        : value.Any(char.IsControl) ? "must hold printable characters only, no control characters"
+        : null;
+
+    /// <summary>Null when <paramref name="note"/> fits the ledger; else why not.</summary>
+    public static string? NoteProblem(string? note) =>
+        note is null ? null
+        : note.Length > MaxNoteLength ? $"must be at most {MaxNoteLength} characters, not {note.Length}"
+        : note.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')) ? "must hold no control characters but line breaks and tabs"
+        : null;
+}

@@ -13,7 +13,6 @@ namespace Kinema.Server.Endpoints;
 /// </summary>
 internal static class AdminEndpoints
 {
-    private const int MaxTenantIdLength = 100;
 
     public static RouteGroupBuilder MapAdmin(this RouteGroupBuilder v1)
     {
@@ -57,7 +56,7 @@ internal static class AdminEndpoints
 
         using (body)
         {
-            if (!body.TryString("id", out var id, out error) || !body.TryInteger("max_in_flight", 1, 1_000_000, out var cap, out error))
+            if (!body.TryString("id", out var id, out error) || !body.TryInteger("max_in_flight", 1, AccountRules.MaxInFlight, out var cap, out error))
             {
                 return error!;
             }
@@ -82,10 +81,15 @@ internal static class AdminEndpoints
 
         using (body)
         {
-            const long limit = 1_000_000_000_000;
-            if (!body.TryInteger("amount", -limit, limit, out var amount, out error) || !body.TryString("note", out var note, out error))
+            if (!body.TryInteger("amount", -AccountRules.MaxCreditChange, AccountRules.MaxCreditChange, out var amount, out error)
+                || !body.TryString("note", out var note, out error))
             {
                 return error!;
+            }
+
+            if (AccountRules.NoteProblem(note) is { } badNote)
+            {
+                return ApiErrors.Create(StatusCodes.Status400BadRequest, $"note {badNote}", "note");
             }
 
             if (amount is null or 0)
@@ -125,31 +129,32 @@ internal static class AdminEndpoints
         using (body)
         {
             if (!body.TryString("name", out var name, out error) || !body.TryString("tenant", out var tenant, out error)
-                || !body.TryBoolean("admin", out var isAdmin, out error) || !body.TryInteger("rpm", 1, 1_000_000, out var rpm, out error))
+                || !body.TryBoolean("admin", out var isAdmin, out error) || !body.TryInteger("rpm", 1, AccountRules.MaxRequestsPerMinute, out var rpm, out error))
             {
                 return error!;
             }
 
-            if (string.IsNullOrWhiteSpace(name))
+            if (AccountRules.NameProblem(name) is { } badName)
             {
-                return ApiErrors.Create(StatusCodes.Status400BadRequest, "name is required", "name");
+                return ApiErrors.Create(StatusCodes.Status400BadRequest,
+                    $"name {badName}: a key's name is 1 to {AccountRules.MaxNameLength} printable characters (without a tenant, it names the key's tenant too)",
+                    "name");
             }
 
-            if (InvalidTenantId(tenant ?? name, tenant is null ? "name" : "tenant") is { } invalid)
+            if (tenant is not null && InvalidTenantId(tenant, "tenant") is { } invalid)
             {
                 return invalid;
             }
 
-            var created = await keys.CreateAsync(new NewApiKey(name, tenant, isAdmin, (int?)rpm), ct);
+            var created = await keys.CreateAsync(new NewApiKey(name!, tenant, isAdmin, (int?)rpm), ct);
             return TypedResults.Ok(Describe(created.Record, created.Key));
         }
     }
 
     private static JsonHttpResult<ErrorResponse>? InvalidTenantId(string? id, string param = "id") =>
-        string.IsNullOrWhiteSpace(id) || id.Length > MaxTenantIdLength || id.Any(char.IsControl)
-            ? ApiErrors.Create(StatusCodes.Status400BadRequest, param == "name"
-                ? $"name must be 1 to {MaxTenantIdLength} printable characters: without a tenant, the key's tenant is named after it"
-                : $"{param} must name a tenant: 1 to {MaxTenantIdLength} printable characters", param)
+        AccountRules.NameProblem(id) is { } problem
+            ? ApiErrors.Create(StatusCodes.Status400BadRequest,
+                $"{param} {problem}: a tenant id is 1 to {AccountRules.MaxNameLength} printable characters", param)
             : null;
 
     private static TenantItem Describe(TenantAccount account) =>

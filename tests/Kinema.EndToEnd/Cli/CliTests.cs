@@ -193,6 +193,54 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     }
 
     [Fact]
+    public async Task Tenants_create_and_credits_add_keep_a_balance_that_usage_shows()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-cli-tenants", Guid.NewGuid().ToString("N"));
+
+        var tenant = await CliRunner.RunAsync(["tenants", "create", "studio-7", "--max-in-flight", "3", "--data", data]);
+        var granted = await CliRunner.RunAsync(["credits", "add", "--tenant", "studio-7", "250", "--note", "first month\tprepaid", "--data", data]);
+        var taken = await CliRunner.RunAsync(["credits", "add", "--tenant", "studio-7", "--data", data, "--", "-50"]);
+        var overdraw = await CliRunner.RunAsync(["credits", "add", "--tenant", "studio-7", "--data", data, "--", "-201"]);
+        var list = await CliRunner.RunAsync(["tenants", "list", "--data", data]);
+
+        tenant.ExitCode.Should().Be(0, tenant.Stderr);
+        tenant.Stdout.Should().Contain("Tenant 'studio-7': balance 0, max in flight 3.");
+        granted.ExitCode.Should().Be(0, granted.Stderr);
+        granted.Stdout.Should().Contain("Tenant 'studio-7' now has 250 credits.");
+        taken.ExitCode.Should().Be(0, taken.Stderr);
+        taken.Stdout.Should().Contain("now has 200 credits");
+        overdraw.ExitCode.Should().NotBe(0);
+        overdraw.Stderr.Should().Contain("has only 200 credits");
+        list.Stdout.Should().MatchRegex(@"studio-7\s+200\s+3");
+        Directory.Delete(data, recursive: true);
+    }
+
+    public static TheoryData<string[], string> AccountArgumentsOutOfBounds => new()
+    {
+        { ["keys", "create", "--name", new string('n', 101)], "--name must be at most 100 characters, not 101" },
+        { ["keys", "create", "--name", "ok", "--tenant", new string('t', 5000)], "--tenant must be at most 100 characters, not 5000" },
+        { ["keys", "create", "--name", "ok", "--tenant", "x\u0001y"], "--tenant must hold printable characters only" },
+        { ["keys", "create", "--name", "ok", "--rpm", "2000000"], "--rpm must be from 1 to 1000000" },
+        { ["tenants", "create", "a\u0007b"], "the id must hold printable characters only" },
+        { ["tenants", "create", "ok", "--max-in-flight", "0"], "--max-in-flight must be from 1 to 1000000" },
+        { ["credits", "add", "--tenant", "ok", "10000000000000"], "from -1000000000000 to 1000000000000" },
+        { ["credits", "add", "--tenant", "ok", "5", "--note", new string('x', 501)], "--note must be at most 500 characters, not 501" },
+    };
+
+    [Theory]
+    [MemberData(nameof(AccountArgumentsOutOfBounds))]
+    public async Task Account_commands_follow_the_admin_apis_rules_and_write_nothing_when_refused(string[] arguments, string message)
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-cli-rules", Guid.NewGuid().ToString("N"));
+
+        var result = await CliRunner.RunAsync([.. arguments, "--data", data]);
+
+        result.ExitCode.Should().Be(2, result.Stderr);
+        result.Stderr.Should().Contain(message);
+        File.Exists(Path.Combine(data, "kinema.db")).Should().BeFalse("a refused command never opens the store");
+    }
+
+    [Fact]
     public async Task Keys_create_prints_the_key_last_and_revoke_stops_it()
     {
         var data = Path.Combine(Path.GetTempPath(), "kinema-cli-keys", Guid.NewGuid().ToString("N"));

@@ -6,8 +6,12 @@ public interface IWebhookStore
     /// <summary>The tenant's secret for per-task <c>callback_url</c>s, made on first use.</summary>
     Task<string> GetOrCreateTenantSecretAsync(string tenantId, CancellationToken cancellationToken);
 
-    /// <summary>Adds a standing endpoint; returns it with its secret (shown once).</summary>
-    Task<(WebhookEndpoint Endpoint, string Secret)> AddEndpointAsync(string tenantId, string url, IReadOnlyList<string> events, CancellationToken cancellationToken);
+    /// <summary>
+    /// Adds a standing endpoint and returns it with its secret (shown once), or null when the tenant already has
+    /// <paramref name="maxPerTenant"/> endpoints: counted and added as one step, so nodes adding at once never pass the cap.
+    /// </summary>
+    Task<(WebhookEndpoint Endpoint, string Secret)?> AddEndpointAsync(
+        string tenantId, string url, IReadOnlyList<string> events, int maxPerTenant, CancellationToken cancellationToken);
 
     /// <summary>The tenant's endpoints.</summary>
     Task<IReadOnlyList<WebhookEndpoint>> ListEndpointsAsync(string tenantId, CancellationToken cancellationToken);

@@ -25,6 +25,13 @@ public sealed class WebhookOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// The most standing endpoints a tenant may have: every event is sent to each, so without a cap one tenant could make
+    /// a single task's end cost thousands of deliveries.
+    /// </summary>
+    [Range(1, 1000)]
+    public int MaxEndpointsPerTenant { get; set; } = 20;
+
     /// <summary>Deliveries made at once.</summary>
     [Range(1, 1024)]
     public int MaxConcurrentDeliveries { get; set; } = 16;

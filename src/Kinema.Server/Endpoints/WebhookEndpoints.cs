@@ -47,7 +47,7 @@ internal static class WebhookEndpoints
     }
 
     private static async Task<Results<Ok<WebhookCreatedResponse>, JsonHttpResult<Contracts.Responses.ErrorResponse>>> CreateAsync(
-        HttpContext http, IWebhookStore store, IOptions<FetchOptions> fetch, CancellationToken ct)
+        HttpContext http, IWebhookStore store, IOptions<FetchOptions> fetch, IOptions<WebhookOptions> options, CancellationToken ct)
     {
         // Read by hand rather than bound to a record: binding answers a wrong type or a lone surrogate with a bare 400
         // naming no field, and the contract's errors name the field.
@@ -123,7 +123,13 @@ internal static class WebhookEndpoints
             }
 
             var events = given.Count > 0 ? given.Distinct().ToList() : [.. WebhookEvents.All];
-            var (endpoint, secret) = await store.AddEndpointAsync(TenantContext.Get(http).TenantId, url, events, ct);
+            var max = options.Value.MaxEndpointsPerTenant;
+            if (await store.AddEndpointAsync(TenantContext.Get(http).TenantId, url, events, max, ct) is not var (endpoint, secret))
+            {
+                return ApiErrors.Create(StatusCodes.Status409Conflict,
+                    $"this tenant already has {max} webhook endpoints, the most this server allows (Kinema:Webhooks:MaxEndpointsPerTenant); delete one first");
+            }
+
             return TypedResults.Ok(new WebhookCreatedResponse(endpoint.Id, endpoint.Url, endpoint.Events, secret));
         }
     }

@@ -107,6 +107,39 @@ public sealed class WebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_tenant_at_its_cap_of_endpoints_gets_a_409_until_it_deletes_one()
+    {
+        await using var server = await KinemaTestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Kinema:Scheduler:Enabled"] = "false",
+            ["Kinema:Webhooks:MaxEndpointsPerTenant"] = "3",
+        });
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var created = await server.Alice.PostAsJsonAsync("/v1/webhooks", new { url = $"https://hooks.example.com/{i}" });
+            created.StatusCode.Should().Be(HttpStatusCode.OK, await created.Content.ReadAsStringAsync());
+            ids.Add(JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!);
+        }
+
+        using var fourth = await server.Alice.PostAsJsonAsync("/v1/webhooks", new { url = "https://hooks.example.com/4" });
+        using var bobs = await server.Bob.PostAsJsonAsync("/v1/webhooks", new { url = "https://hooks.example.com/bob" });
+        using var removed = await server.Alice.DeleteAsync($"/v1/webhooks/{ids[0]}");
+        using var afterRemoval = await server.Alice.PostAsJsonAsync("/v1/webhooks", new { url = "https://hooks.example.com/5" });
+        var listed = JsonDocument.Parse(await server.Alice.GetStringAsync("/v1/webhooks")).RootElement.GetProperty("data");
+
+        var text = await fourth.Content.ReadAsStringAsync();
+        fourth.StatusCode.Should().Be(HttpStatusCode.Conflict, text);
+        JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("message").GetString()
+            .Should().Be("this tenant already has 3 webhook endpoints, the most this server allows (Kinema:Webhooks:MaxEndpointsPerTenant); delete one first");
+        bobs.StatusCode.Should().Be(HttpStatusCode.OK, "another tenant's endpoints do not count");
+        removed.StatusCode.Should().Be(HttpStatusCode.NoContent);
+        afterRemoval.StatusCode.Should().Be(HttpStatusCode.OK, await afterRemoval.Content.ReadAsStringAsync());
+        listed.EnumerateArray().Select(e => e.GetProperty("url").GetString()).Should()
+            .BeEquivalentTo(["https://hooks.example.com/1", "https://hooks.example.com/2", "https://hooks.example.com/5"]);
+    }
+
+    [Fact]
     public async Task Redirects_are_failures_and_never_followed()
     {
         await using var server = await KinemaTestServer.StartAsync(FastRetries);

@@ -314,9 +314,29 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_tenants_webhook_endpoints_stop_at_the_cap_even_when_two_nodes_add_at_once()
+    {
+        var other = await OpenAnotherNodeAsync();
+
+        // Twelve adds at once, alternating between the nodes, against a cap of five.
+        var adds = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? Node : other).Webhooks.AddEndpointAsync("capped", $"https://hooks.example/{i}", WebhookEvents.All, 5, CancellationToken.None))));
+        var elsewhere = await other.Webhooks.AddEndpointAsync("uncapped", "https://hooks.example/x", WebhookEvents.All, 5, CancellationToken.None);
+
+        adds.Count(added => added is not null).Should().Be(5);
+        var listed = await Node.Webhooks.ListEndpointsAsync("capped", CancellationToken.None);
+        listed.Select(e => e.Id).Should().BeEquivalentTo(adds.Where(a => a is not null).Select(a => a!.Value.Endpoint.Id));
+        elsewhere.Should().NotBeNull("another tenant's endpoints do not count");
+        (await Node.Webhooks.RemoveEndpointAsync("capped", listed[0].Id, CancellationToken.None)).Should().BeTrue();
+        var again = await other.Webhooks.AddEndpointAsync("capped", "https://hooks.example/again", WebhookEvents.All, 5, CancellationToken.None);
+        again.Should().NotBeNull("removing one makes room for one");
+        (await Node.Webhooks.AddEndpointAsync("capped", "https://hooks.example/over", WebhookEvents.All, 5, CancellationToken.None)).Should().BeNull();
+    }
+
+    [Fact]
     public async Task Deleting_a_task_withdraws_its_webhook_deliveries_and_keeps_the_others()
     {
-        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", [WebhookEvents.Completed], CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", [WebhookEvents.Completed], 20, CancellationToken.None);
         var deleted = (await Node.Tasks.CreateAsync(NewTask(prompt: "deleted"), CancellationToken.None)).Task!.Id;
         Time.Advance(TimeSpan.FromMilliseconds(5));
         var kept = (await Node.Tasks.CreateAsync(NewTask(prompt: "kept"), CancellationToken.None)).Task!.Id;
@@ -343,8 +363,8 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task A_410_to_a_delivery_whose_task_was_deleted_during_the_attempt_still_disables_the_endpoint()
     {
-        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/gone", [WebhookEvents.Completed], CancellationToken.None);
-        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/other", [WebhookEvents.Completed], CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/gone", [WebhookEvents.Completed], 20, CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/other", [WebhookEvents.Completed], 20, CancellationToken.None);
         var id = (await Node.Tasks.CreateAsync(NewTask(prompt: "deleted mid-attempt"), CancellationToken.None)).Task!.Id;
         await Node.Tasks.ClaimNextAsync("w", Lease, CancellationToken.None);
         await Node.Tasks.CompleteAsync(id, "w", new StoredResult { VideoName = "v.mp4" }, CancellationToken.None);
@@ -367,8 +387,8 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Facade_videos_are_announced_with_openai_video_events_to_the_endpoints_that_want_them()
     {
-        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", WebhookEvents.All, CancellationToken.None);
-        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/tasks", [WebhookEvents.Completed, WebhookEvents.Cancelled], CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/all", WebhookEvents.All, 20, CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/tasks", [WebhookEvents.Completed, WebhookEvents.Cancelled], 20, CancellationToken.None);
         NewTask Video(string prompt) => NewTask(prompt: prompt) with
         {
             Request = new GenerationRequest
@@ -519,7 +539,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task Finished_tasks_are_announced_once_and_each_delivery_is_claimed_by_one_node()
     {
         var other = await OpenAnotherNodeAsync();
-        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/a", WebhookEvents.All, CancellationToken.None);
+        await Node.Webhooks.AddEndpointAsync("t1", "https://hooks.example/a", WebhookEvents.All, 20, CancellationToken.None);
         for (var i = 0; i < 30; i++)
         {
             var id = (await Node.Tasks.CreateAsync(NewTask(prompt: $"p{i}"), CancellationToken.None)).Task!.Id;

@@ -16,26 +16,39 @@ internal sealed class PostgresWebhookStore(PostgresDatabase database, TimeProvid
         return await EnsureTenantSecretAsync(connection, tenantId, cancellationToken);
     }
 
-    public async Task<(WebhookEndpoint Endpoint, string Secret)> AddEndpointAsync(
-        string tenantId, string url, IReadOnlyList<string> events, CancellationToken cancellationToken)
+    public async Task<(WebhookEndpoint Endpoint, string Secret)?> AddEndpointAsync(
+        string tenantId, string url, IReadOnlyList<string> events, int maxPerTenant, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var endpoint = new WebhookEndpoint("wh_" + TaskIds.New(now)[TaskIds.Prefix.Length..], tenantId, url, events,
             DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()), null, null);
         var secret = WebhookSignature.NewSecret();
         await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Under READ COMMITTED two nodes could both count one below the cap and both insert: a lock per tenant, held to
+        // the commit, puts the second count after the first insert.
+        await using (var tenantLock = new NpgsqlCommand(
+                         "SELECT pg_advisory_xact_lock(hashtextextended('kinema.webhook_endpoints:' || @tenant, 0))", connection, transaction))
+        {
+            tenantLock.Parameters.AddWithValue("tenant", tenantId);
+            await tenantLock.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await using var command = new NpgsqlCommand("""
             INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at)
-            VALUES (@id, @tenant, @url, @events, @secret, @now)
-            """, connection);
+            SELECT @id, @tenant, @url, @events, @secret, @now
+            WHERE (SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = @tenant) < @max
+            """, connection, transaction);
+        command.Parameters.AddWithValue("max", maxPerTenant);
         command.Parameters.AddWithValue("id", endpoint.Id);
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("url", url);
         command.Parameters.AddWithValue("events", string.Join(',', events));
         command.Parameters.AddWithValue("secret", secret);
         command.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        return (endpoint, secret);
+        var added = await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return added == 1 ? (endpoint, secret) : null;
     }
 
     public async Task<IReadOnlyList<WebhookEndpoint>> ListEndpointsAsync(string tenantId, CancellationToken cancellationToken)

@@ -21,28 +21,30 @@ internal sealed class SqliteWebhookStore(SqliteDatabase database, TimeProvider t
         }, cancellationToken);
     }
 
-    public Task<(WebhookEndpoint Endpoint, string Secret)> AddEndpointAsync(
-        string tenantId, string url, IReadOnlyList<string> events, CancellationToken cancellationToken)
+    public Task<(WebhookEndpoint Endpoint, string Secret)?> AddEndpointAsync(
+        string tenantId, string url, IReadOnlyList<string> events, int maxPerTenant, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var endpoint = new WebhookEndpoint("wh_" + TaskIds.New(now)[TaskIds.Prefix.Length..], tenantId, url, events,
             DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()), null, null);
         var secret = WebhookSignature.NewSecret();
-        return database.WriteAsync(connection =>
+        return database.WriteAsync<(WebhookEndpoint Endpoint, string Secret)?>(connection =>
         {
+            // One statement: SQLite runs writes one at a time, so the count cannot change between it and the insert.
             using var command = connection.CreateCommand();
             command.CommandText = """
                 INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at)
-                VALUES ($id, $tenant, $url, $events, $secret, $now)
+                SELECT $id, $tenant, $url, $events, $secret, $now
+                WHERE (SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = $tenant) < $max
                 """;
+            command.Parameters.AddWithValue("$max", maxPerTenant);
             command.Parameters.AddWithValue("$id", endpoint.Id);
             command.Parameters.AddWithValue("$tenant", tenantId);
             command.Parameters.AddWithValue("$url", url);
             command.Parameters.AddWithValue("$events", string.Join(',', events));
             command.Parameters.AddWithValue("$secret", secret);
             command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-            command.ExecuteNonQuery();
-            return (endpoint, secret);
+            return command.ExecuteNonQuery() == 1 ? (endpoint, secret) : null;
         }, cancellationToken);
     }
 

@@ -23,7 +23,7 @@ internal static class WebhookEndpoints
         group.MapGet("/default/secret", async (HttpContext http, IWebhookStore store, CancellationToken ct) =>
                 TypedResults.Ok(new WebhookSecretResponse(await store.GetOrCreateTenantSecretAsync(TenantContext.Get(http).TenantId, ct))))
             .WithName("GetWebhookSecret").WithSummary("The secret that signs webhooks sent to per-task callback_url");
-        group.MapPost("", CreateAsync).Accepts<CreateWebhookRequest>("application/json").WithName("CreateWebhook").WithSummary("Add an endpoint that receives events of every task");
+        group.MapPost("", CreateAsync).Accepts<CreateWebhookRequest>("application/json").ProducesErrors(StatusCodes.Status409Conflict).WithName("CreateWebhook").WithSummary("Add an endpoint that receives events of every task");
         group.MapGet("", async (HttpContext http, IWebhookStore store, CancellationToken ct) =>
                 TypedResults.Ok(new WebhookListResponse((await store.ListEndpointsAsync(TenantContext.Get(http).TenantId, ct)).Select(Describe).ToList())))
             .WithName("ListWebhooks");

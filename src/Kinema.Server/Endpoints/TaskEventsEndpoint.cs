@@ -53,6 +53,7 @@ internal static class TaskEventsEndpoint
         ITaskStore store,
         TaskChangeFeed feed,
         TaskStatusMapper mapper,
+        IHostApplicationLifetime lifetime,
         CancellationToken cancellationToken)
     {
         if (!TaskMessages.TryParse(language, out var messageLanguage))
@@ -72,7 +73,8 @@ internal static class TaskEventsEndpoint
         http.Response.Headers.CacheControl = "no-cache";
         http.Response.Headers["X-Accel-Buffering"] = "no";
         return TypedResults.ServerSentEvents(
-            StreamAsync(tenant.TenantId, task_id, lastSeen, messageLanguage, store, feed, mapper, http.Request, cancellationToken));
+            StreamAsync(tenant.TenantId, task_id, lastSeen, messageLanguage, store, feed, mapper, http.Request, lifetime.ApplicationStopping,
+                cancellationToken));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
@@ -84,12 +86,18 @@ internal static class TaskEventsEndpoint
         TaskChangeFeed feed,
         TaskStatusMapper mapper,
         HttpRequest request,
+        CancellationToken stopping,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // A node shutting down ends its streams cleanly between events: the watcher reconnects with Last-Event-ID (to
+        // another node behind the balancer) at once, instead of the shutdown waiting out its timeout for a task that may
+        // run for minutes and then cutting the connection.
+        using var stopOrGone = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
         // Subscribe before the first read, so a change between the two is never missed.
         using var subscription = feed.Subscribe(taskId);
         var quiet = TimeSpan.Zero;
-        while (!cancellationToken.IsCancellationRequested)
+        var first = true;
+        while (!stopOrGone.IsCancellationRequested)
         {
             var task = await store.GetAsync(tenantId, taskId, cancellationToken);
             if (task is null)
@@ -119,13 +127,16 @@ internal static class TaskEventsEndpoint
 
                 yield return new SseItem<string>(json, EventName) { EventId = version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
             }
-            else if (quiet >= KeepAlive)
+            else if (first || quiet >= KeepAlive)
             {
                 quiet = TimeSpan.Zero;
-                // Keeps proxies from closing an idle stream; clients listening for "task" events never see it.
+                // Keeps proxies from closing an idle stream; clients listening for "task" events never see it. Sent at
+                // once too when a resumed stream (Last-Event-ID) has nothing new, since the answer's headers go out with
+                // its first event: without it the watcher would wait for them until the next change or keep-alive.
                 yield return new SseItem<string>("{}", KeepAliveEventName);
             }
 
+            first = false;
             if (task.State.IsTerminal())
             {
                 yield break;
@@ -134,7 +145,7 @@ internal static class TaskEventsEndpoint
             bool notified;
             try
             {
-                notified = await subscription.WaitAsync(Fallback, cancellationToken);
+                notified = await subscription.WaitAsync(Fallback, stopOrGone.Token);
             }
             catch (OperationCanceledException)
             {

@@ -172,6 +172,29 @@ public sealed class ApiBehaviourTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Fact]
+    public async Task Two_idempotency_key_headers_are_refused_rather_than_read_as_one_joined_key()
+    {
+        // HttpClient joins the values of one header into one line; a proxy or a hand-written client may send two lines.
+        var body = """{"model":"kling-v3","prompt":"two keys","duration":3}"""u8.ToArray();
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(Server.BaseAddress.Host, Server.BaseAddress.Port);
+        await using var stream = tcp.GetStream();
+        var head = $"POST /v1/videos/generations HTTP/1.1\r\nHost: {Server.BaseAddress.Authority}\r\nAuthorization: Bearer {Server.AliceKey}\r\n"
+                   + $"Content-Type: application/json\r\nIdempotency-Key: first\r\nIdempotency-Key: second\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(body);
+        var answer = await new StreamReader(stream).ReadToEndAsync();
+
+        answer.Should().StartWith("HTTP/1.1 400");
+        var json = answer[answer.IndexOf('{', StringComparison.Ordinal)..answer.LastIndexOf('}')] + "}";
+        var error = System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be("Idempotency-Key");
+        error.GetProperty("message").GetString().Should().Be("send one Idempotency-Key header, not 2");
+        var single = await CreateWithKeyAsync("first, second", """{"model":"kling-v3","prompt":"one key with a comma","duration":3}""");
+        single.Status.Should().Be(HttpStatusCode.OK, "one header whose value holds a comma is one key");
+    }
+
+    [Fact]
     public async Task Result_supports_range_requests_and_refuses_tampered_links()
     {
         var id = await Server.Alice.CreateAsync("""{"model":"kling-v3","prompt":"range","duration":3}""");

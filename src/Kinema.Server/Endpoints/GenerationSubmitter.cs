@@ -108,8 +108,15 @@ internal sealed class GenerationSubmitter(
     /// <summary>Submits for the request's caller, honouring its Idempotency-Key and marking a replay in the answer.</summary>
     public async Task<Submission> SubmitAsync(HttpContext http, string tenantId, GenerationRequest request, CancellationToken cancellationToken)
     {
-        var submission = await SubmitAsync(tenantId, request, http.Request.Headers["Idempotency-Key"].ToString(), cancellationToken,
-            Auth.TenantContext.Get(http).Key.Id);
+        var keys = http.Request.Headers["Idempotency-Key"];
+        if (keys.Count > 1)
+        {
+            // Joined, two keys would read as one new key: a retry that sent them differently would make a second task.
+            return Refused(ApiErrors.Create(StatusCodes.Status400BadRequest,
+                $"send one Idempotency-Key header, not {keys.Count}", "Idempotency-Key"));
+        }
+
+        var submission = await SubmitAsync(tenantId, request, keys.ToString(), cancellationToken, Auth.TenantContext.Get(http).Key.Id);
         if (submission.RetryAfter)
         {
             http.Response.Headers.RetryAfter = "5";

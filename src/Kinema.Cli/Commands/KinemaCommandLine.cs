@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace Kinema.Cli.Commands;
 
@@ -35,8 +36,35 @@ internal static class KinemaCommandLine
             return ExitCodes.Usage;
         }
 
-        // The server's own host handles SIGINT/SIGTERM and drains in-flight work; System.CommandLine's handler
-        // would kill the process two seconds after Ctrl-C instead.
-        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        try
+        {
+            // The server's own host handles SIGINT/SIGTERM and drains in-flight work; System.CommandLine's handler
+            // would kill the process two seconds after Ctrl-C instead.
+            return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+        }
+        catch (Core.Storage.StoreConfigurationException exception)
+        {
+            await Console.Error.WriteLineAsync($"kinema {CommandPath(parsed)}: {exception.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (Exception exception) when (Core.Storage.KinemaDataStore.DescribeFailure(exception) is { } reason)
+        {
+            // The commands that open the store directly (keys, tenants, credits, usage): an operator's mistake or an
+            // outage (PostgreSQL down, a wrong password or database, a locked file), told in one line, not a stack trace.
+            await Console.Error.WriteLineAsync(
+                $"kinema {CommandPath(parsed)}: the task store cannot be reached: {reason} (check Kinema:Store:Provider and ConnectionStrings:Kinema)");
+            return ExitCodes.Unreachable;
+        }
+    }
+
+    private static string CommandPath(ParseResult parsed)
+    {
+        var names = new List<string>();
+        for (var result = parsed.CommandResult; result.Command is not RootCommand; result = (CommandResult)result.Parent!)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+
+        return string.Join(' ', names);
     }
 }

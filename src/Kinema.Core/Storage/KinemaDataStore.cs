@@ -34,6 +34,17 @@ public sealed class KinemaDataStore : IAsyncDisposable
     /// <summary>The API keys.</summary>
     public IApiKeyStore Keys { get; }
 
+    /// <summary>
+    /// One line for an exception that means the store could not be used (PostgreSQL down, a wrong password or database,
+    /// a locked or failing SQLite file), or null for any other exception: a caller reports the first to the operator
+    /// without a stack trace.
+    /// </summary>
+    public static string? DescribeFailure(Exception exception) =>
+        StoreFaults.IsUnreachable(exception)
+        || ExceptionChain.Any(exception, static e => e is Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
+            ? StoreFaults.Reason(exception)
+            : null;
+
     /// <summary>The provider in use: <c>sqlite</c> or <c>postgres</c>.</summary>
     public string Provider => _database is PostgresDatabase ? StoreProviders.Postgres : StoreProviders.Sqlite;
 
@@ -50,7 +61,7 @@ public sealed class KinemaDataStore : IAsyncDisposable
         if (StoreProviders.IsPostgres(configuration))
         {
             var connectionString = StoreProviders.ConnectionString(configuration)
-                ?? throw new InvalidOperationException("Kinema:Store:Provider is 'postgres' but ConnectionStrings:Kinema is not set.");
+                ?? throw new StoreConfigurationException("Kinema:Store:Provider is 'postgres' but ConnectionStrings:Kinema is not set.");
             var postgres = new PostgresDatabase(connectionString);
             return new KinemaDataStore(postgres, new PostgresTaskStore(postgres, time, options, NullLogger.Instance),
                 new PostgresApiKeyStore(postgres, time), new PostgresBillingStore(postgres, time));
@@ -97,3 +108,6 @@ public sealed class KinemaDataStore : IAsyncDisposable
         await _database.DisposeAsync();
     }
 }
+
+/// <summary>The store's settings cannot work (a provider without its connection string): the operator's to fix.</summary>
+public sealed class StoreConfigurationException(string message) : Exception(message);

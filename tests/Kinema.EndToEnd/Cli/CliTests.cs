@@ -240,6 +240,42 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         File.Exists(Path.Combine(data, "kinema.db")).Should().BeFalse("a refused command never opens the store");
     }
 
+    public static TheoryData<string[], string> StoreCommands => new()
+    {
+        { ["keys", "list"], "keys list" },
+        { ["keys", "create", "--name", "ops"], "keys create" },
+        { ["tenants", "list"], "tenants list" },
+        { ["credits", "add", "--tenant", "alice", "5"], "credits add" },
+        { ["usage"], "usage" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StoreCommands))]
+    public async Task Store_commands_report_an_unreachable_or_missing_postgresql_in_one_line_and_exit_3(string[] command, string name)
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-cli-pg", Guid.NewGuid().ToString("N"));
+        var missingDatabase = new Npgsql.NpgsqlConnectionStringBuilder(TestPostgres.ServerConnectionString) { Database = "kinema_no_such_db" }.ConnectionString;
+
+        var refused = await CliRunner.RunAsync([.. command, "--data", data], new Dictionary<string, string>
+        {
+            ["Kinema__Store__Provider"] = "postgres",
+            ["ConnectionStrings__Kinema"] = "Host=127.0.0.1;Port=9;Username=postgres;Database=kinema;Timeout=3",
+        });
+        var missing = await CliRunner.RunAsync([.. command, "--data", data], new Dictionary<string, string>
+        {
+            ["Kinema__Store__Provider"] = "postgres",
+            ["ConnectionStrings__Kinema"] = missingDatabase,
+        });
+        var unset = await CliRunner.RunAsync([.. command, "--data", data], new Dictionary<string, string> { ["Kinema__Store__Provider"] = "postgres" });
+
+        refused.ExitCode.Should().Be(3, refused.Stderr);
+        refused.Stderr.Trim().Should().Be($"kinema {name}: the task store cannot be reached: Failed to connect to 127.0.0.1:9 (Connection refused) (check Kinema:Store:Provider and ConnectionStrings:Kinema)");
+        missing.ExitCode.Should().Be(3, missing.Stderr);
+        missing.Stderr.Should().Contain("database \"kinema_no_such_db\" does not exist").And.NotContain("   at ");
+        unset.ExitCode.Should().Be(2, unset.Stderr);
+        unset.Stderr.Trim().Should().Be($"kinema {name}: Kinema:Store:Provider is 'postgres' but ConnectionStrings:Kinema is not set.");
+    }
+
     [Fact]
     public async Task Keys_create_prints_the_key_last_and_revoke_stops_it()
     {

@@ -55,6 +55,16 @@ internal static class KinemaCommandLine
                 $"kinema {CommandPath(parsed)}: the task store cannot be reached: {reason} (check Kinema:Store:Provider and ConnectionStrings:Kinema)");
             return ExitCodes.Unreachable;
         }
+        catch (Exception exception)
+        {
+            // What System.CommandLine's own handler does, which is off so the store's failures can be told above.
+            if (exception is not OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync("Unhandled exception: " + exception);
+            }
+
+            return ExitCodes.TaskFailed;
+        }
     }
 
     private static string CommandPath(ParseResult parsed)

@@ -4,6 +4,7 @@ using Kinema.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Kinema.Cli.Commands;
@@ -32,7 +33,10 @@ internal static class ServeCommand
             WebApplication app;
             try
             {
-                app = KinemaServer.Build(paths, hostArgs, createFirstKey: true);
+                // Start-up failures are told below in one line (or, for a bug, with the exception): the host's own log of
+                // them would print a stack trace first for a wrong setting or a database that is down.
+                app = KinemaServer.Build(paths, hostArgs,
+                    builder => builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None), createFirstKey: true);
                 await app.StartAsync();
             }
             catch (OptionsValidationException exception)

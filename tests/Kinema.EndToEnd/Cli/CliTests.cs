@@ -277,6 +277,22 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     }
 
     [Fact]
+    public async Task Serve_on_an_unreachable_postgresql_says_so_in_one_line_and_exits_3()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-cli-pg", Guid.NewGuid().ToString("N"));
+
+        var result = await CliRunner.RunAsync(["serve", "--urls", "http://127.0.0.1:0", "--data", data], new Dictionary<string, string>
+        {
+            ["Kinema__Store__Provider"] = "postgres",
+            ["ConnectionStrings__Kinema"] = "Host=127.0.0.1;Port=9;Username=postgres;Database=kinema;Timeout=3",
+        });
+
+        result.ExitCode.Should().Be(3, result.Stdout + result.Stderr);
+        (result.Stdout + result.Stderr).Trim().Should().Be(
+            "kinema serve: the task store cannot be reached: Failed to connect to 127.0.0.1:9 (Connection refused) (check Kinema:Store:Provider and ConnectionStrings:Kinema)");
+    }
+
+    [Fact]
     public async Task Keys_create_prints_the_key_last_and_revoke_stops_it()
     {
         var data = Path.Combine(Path.GetTempPath(), "kinema-cli-keys", Guid.NewGuid().ToString("N"));

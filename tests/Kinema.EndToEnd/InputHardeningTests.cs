@@ -22,6 +22,22 @@ public sealed class InputHardeningTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
+    private async Task<HttpClient> AdminAsync()
+    {
+        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
+        return _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+    }
+
+    /// <summary>Asserts a 400 in the contract's envelope naming <paramref name="field"/>, with <paramref name="rule"/> in its message.</summary>
+    private static async Task RefusedAsync(HttpResponseMessage response, string field, string rule)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        ((int)response.StatusCode).Should().Be(400, text);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        error.GetProperty("param").GetString().Should().Be(field, text);
+        error.GetProperty("message").GetString().Should().Contain(rule, text);
+    }
+
     private static readonly string SmallPng = TestImages.DataUri(TestImages.Solid(64, 48, SKColors.Teal));
 
     public static TheoryData<string, string> LoneSurrogateBodies => new()
@@ -55,16 +71,10 @@ public sealed class InputHardeningTests : IAsyncLifetime
     [InlineData("/v1/videos", """{"model":"kling-v3","prompt":"a\ud800b"}""", "prompt")]
     public async Task Newer_json_endpoints_refuse_lone_surrogates_by_name(string path, string body, string field)
     {
-        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
-        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        using var admin = await AdminAsync();
 
         using var response = await admin.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
-        var text = await response.Content.ReadAsStringAsync();
-
-        ((int)response.StatusCode).Should().Be(400, text);
-        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
-        error.GetProperty("param").GetString().Should().Be(field, text);
-        error.GetProperty("message").GetString().Should().Contain("surrogate", text);
+        await RefusedAsync(response, field, "surrogate");
     }
 
     public static TheoryData<string, string, string, string> AccountFieldsOutOfBounds => new()
@@ -83,25 +93,19 @@ public sealed class InputHardeningTests : IAsyncLifetime
     [MemberData(nameof(AccountFieldsOutOfBounds))]
     public async Task Admin_names_notes_and_limits_out_of_bounds_are_refused_by_name(string path, string body, string field, string rule)
     {
+        using var admin = await AdminAsync();
         var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
-        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
         var before = (await keys.ListAsync(CancellationToken.None)).Count;
 
         using var response = await admin.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
-        var text = await response.Content.ReadAsStringAsync();
-
-        ((int)response.StatusCode).Should().Be(400, text);
-        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
-        error.GetProperty("param").GetString().Should().Be(field, text);
-        error.GetProperty("message").GetString().Should().Contain(rule, text);
+        await RefusedAsync(response, field, rule);
         (await keys.ListAsync(CancellationToken.None)).Count.Should().Be(before);
     }
 
     [Fact]
     public async Task A_note_may_hold_line_breaks_and_tabs()
     {
-        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
-        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        using var admin = await AdminAsync();
         using var tenant = await admin.PostAsync("/v1/admin/tenants", new StringContent("""{"id":"notes-tenant"}""", Encoding.UTF8, "application/json"));
         tenant.EnsureSuccessStatusCode();
 
@@ -122,16 +126,10 @@ public sealed class InputHardeningTests : IAsyncLifetime
     public async Task Fields_kept_in_columns_of_their_own_refuse_nul_and_urls_refuse_control_characters(string path, string body, string field, string rule)
     {
         // PostgreSQL's text cannot hold U+0000: before this these were 500s on that provider and quiet successes on SQLite.
-        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
-        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        using var admin = await AdminAsync();
 
         using var response = await admin.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
-        var text = await response.Content.ReadAsStringAsync();
-
-        ((int)response.StatusCode).Should().Be(400, text);
-        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
-        error.GetProperty("param").GetString().Should().Be(field, text);
-        error.GetProperty("message").GetString().Should().Contain(rule, text);
+        await RefusedAsync(response, field, rule);
     }
 
     [Theory]
@@ -139,20 +137,14 @@ public sealed class InputHardeningTests : IAsyncLifetime
     [InlineData("POST", "/v1/admin/tenants/alice%2500/credits", "tenant", "printable")]
     public async Task A_nul_in_a_query_or_twice_encoded_in_a_tenant_segment_is_refused_by_name(string method, string path, string field, string rule)
     {
-        var keys = (Kinema.Core.Tenants.IApiKeyStore)_server.Services.GetService(typeof(Kinema.Core.Tenants.IApiKeyStore))!;
-        using var admin = _server.ClientFor((await keys.CreateAsync(new Kinema.Core.Tenants.NewApiKey("ops", IsAdmin: true), CancellationToken.None)).Key);
+        using var admin = await AdminAsync();
         using var request = new HttpRequestMessage(new HttpMethod(method), path)
         {
             Content = method == "POST" ? new StringContent("""{"amount":5}""", Encoding.UTF8, "application/json") : null,
         };
 
         using var response = await admin.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-
-        ((int)response.StatusCode).Should().Be(400, text);
-        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
-        error.GetProperty("param").GetString().Should().Be(field, text);
-        error.GetProperty("message").GetString().Should().Contain(rule, text);
+        await RefusedAsync(response, field, rule);
     }
 
     [Theory]

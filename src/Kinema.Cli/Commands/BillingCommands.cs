@@ -35,7 +35,7 @@ internal static class BillingCommands
         {
             if (result.GetValue(amount) is 0 or < -AccountRules.MaxCreditChange or > AccountRules.MaxCreditChange)
             {
-                await Console.Error.WriteLineAsync($"kinema credits add: the amount must be a whole number of credits from -{AccountRules.MaxCreditChange} to {AccountRules.MaxCreditChange}, not 0");
+                await Console.Error.WriteLineAsync($"kinema credits add: the amount must be a whole number of credits from -{AccountRules.MaxCreditChange} to {AccountRules.MaxCreditChange}, other than 0");
                 return ExitCodes.Usage;
             }
 

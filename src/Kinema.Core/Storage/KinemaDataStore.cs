@@ -36,14 +36,11 @@ public sealed class KinemaDataStore : IAsyncDisposable
 
     /// <summary>
     /// One line for an exception that means the store could not be used (PostgreSQL down, a wrong password or database,
-    /// a locked or failing SQLite file), or null for any other exception: a caller reports the first to the operator
-    /// without a stack trace.
+    /// a locked or failing SQLite file), or null for any other exception (a bug, to be shown whole): a caller reports the
+    /// first to the operator without a stack trace.
     /// </summary>
     public static string? DescribeFailure(Exception exception) =>
-        StoreFaults.IsUnreachable(exception)
-        || ExceptionChain.Any(exception, static e => e is Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
-            ? StoreFaults.Reason(exception)
-            : null;
+        StoreFaults.IsUnusable(exception) ? StoreFaults.Reason(exception) : null;
 
     /// <summary>The provider in use: <c>sqlite</c> or <c>postgres</c>.</summary>
     public string Provider => _database is PostgresDatabase ? StoreProviders.Postgres : StoreProviders.Sqlite;

@@ -22,6 +22,14 @@ internal static class StoreFaults
         _ => false,
     });
 
+    /// <summary>
+    /// Out of reach, or refusing this node outright: PostgreSQL rejecting the login (class 28) or naming a database that
+    /// does not exist (3D000). Both are settings to fix, not bugs; any other server error is still a bug.
+    /// </summary>
+    public static bool IsUnusable(Exception exception) =>
+        IsUnreachable(exception)
+        || ExceptionChain.Any(exception, static current => current is PostgresException { SqlState: "3D000" } or PostgresException { SqlState: ['2', '8', ..] });
+
     /// <summary>The reason in one line: the innermost message, which names the cause (refused, reset, locked …).</summary>
     public static string Reason(Exception exception)
     {

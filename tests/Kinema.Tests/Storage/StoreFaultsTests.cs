@@ -25,6 +25,25 @@ public sealed class StoreFaultsTests
     }
 
     [Fact]
+    public async Task A_missing_postgres_database_is_a_setting_to_fix_but_a_broken_constraint_is_a_bug_shown_whole()
+    {
+        var missing = new NpgsqlConnectionStringBuilder(TestPostgres.ServerConnectionString) { Database = "kt_not_there_" + Guid.NewGuid().ToString("N")[..8] };
+        await using var wrongDatabase = new NpgsqlConnection(missing.ConnectionString);
+        var noDatabase = await Assert.ThrowsAsync<PostgresException>(() => wrongDatabase.OpenAsync());
+
+        await using var connection = new NpgsqlConnection(TestPostgres.ServerConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("CREATE TEMP TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1); INSERT INTO t VALUES (1);", connection);
+        var duplicate = await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync());
+
+        noDatabase.SqlState.Should().Be("3D000");
+        KinemaDataStore.DescribeFailure(noDatabase).Should().Contain(missing.Database).And.NotContain("\n");
+        duplicate.SqlState.Should().Be("23505");
+        KinemaDataStore.DescribeFailure(duplicate).Should().BeNull("a broken constraint is a bug, not an unreachable store");
+        KinemaDataStore.DescribeFailure(new InvalidOperationException("a bug")).Should().BeNull();
+    }
+
+    [Fact]
     public void A_sqlite_file_locked_by_another_writer_is_an_outage_but_a_broken_constraint_is_not()
     {
         using var directory = new TempDirectory();

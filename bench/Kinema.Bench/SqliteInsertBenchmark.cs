@@ -8,7 +8,9 @@ namespace Kinema.Bench;
 /// <summary>
 /// A SQLite create's insert alone, on Kinema's schema and one connection, in transactions of a group commit's size: the
 /// prepared single-row insert Kinema runs once per create, against one multi-row insert per transaction, with and
-/// without the fsync. Both run in the same process, alternating.
+/// without the fsync, and a floor: the same insert into the tasks table stripped of every secondary index (a layout
+/// Kinema cannot use, since listing, claiming and the in-flight cap need them, measured to bound what any index
+/// change could gain). All run in the same process, alternating.
 /// </summary>
 internal static class SqliteInsertBenchmark
 {
@@ -24,23 +26,37 @@ internal static class SqliteInsertBenchmark
         var batch = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 24;
         Console.WriteLine($"{rows} rows, {batch} per transaction, one connection, Kinema's schema");
         Console.WriteLine();
-        Console.WriteLine("| synchronous | insert | µs a row | of which statements | of which commit |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine("| synchronous | insert | µs a row | of which statements | of which commit | process CPU µs a row |");
+        Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var sync in new[] { "FULL", "OFF" })
         {
-            foreach (var multi in new[] { false, true, false, true })
+            foreach (var form in new[] { Form.Single, Form.Multi, Form.TableAlone, Form.Single, Form.Multi, Form.TableAlone })
             {
-                var (total, statements) = Measure(sync, multi, rows, batch);
+                var (total, statements, cpu) = Measure(sync, form, rows, batch);
+                var name = form switch
+                {
+                    Form.Multi => $"one {batch}-row statement",
+                    Form.TableAlone => $"{batch} × prepared single row, no secondary index (floor)",
+                    _ => $"{batch} × prepared single row",
+                };
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {sync} | {(multi ? $"one {batch}-row statement" : $"{batch} × prepared single row")} | {total:F1} | {statements:F1} | {total - statements:F1} |"));
+                    $"| {sync} | {name} | {total:F1} | {statements:F1} | {total - statements:F1} | {cpu:F1} |"));
             }
         }
 
         return Task.FromResult(0);
     }
 
-    private static (double Total, double Statements) Measure(string sync, bool multi, int rows, int batch)
+    private enum Form
     {
+        Single,
+        Multi,
+        TableAlone,
+    }
+
+    private static (double Total, double Statements, double Cpu) Measure(string sync, Form form, int rows, int batch)
+    {
+        var multi = form == Form.Multi;
         var directory = Path.Combine(Path.GetTempPath(), "kinema-bench-insert", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
@@ -50,6 +66,11 @@ internal static class SqliteInsertBenchmark
             SqliteDatabase.Execute(connection, "PRAGMA journal_mode=WAL;");
             SqliteDatabase.Execute(connection, $"PRAGMA synchronous={sync};");
             SqliteSchema.Apply(connection);
+            if (form == Form.TableAlone)
+            {
+                DropSecondaryIndexes(connection);
+            }
+
             using var insert = connection.CreateCommand();
             var columns = "id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at, idempotency_key, request_hash, cost, key_id";
             string Values(string suffix) =>
@@ -70,6 +91,7 @@ internal static class SqliteInsertBenchmark
             begin.CommandText = "BEGIN IMMEDIATE";
             using var commit = connection.CreateCommand();
             commit.CommandText = "COMMIT";
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             var inCommit = TimeSpan.Zero;
             for (var done = 0; done < rows; done += batch)
@@ -100,12 +122,32 @@ internal static class SqliteInsertBenchmark
             }
 
             var total = clock.Elapsed.TotalMicroseconds / rows;
-            return (total, total - inCommit.TotalMicroseconds / rows);
+            var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / rows;
+            return (total, total - inCommit.TotalMicroseconds / rows, cpu);
         }
         finally
         {
             SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static void DropSecondaryIndexes(SqliteConnection connection)
+    {
+        var names = new List<string>();
+        using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' AND sql IS NOT NULL";
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var name in names)
+        {
+            SqliteDatabase.Execute(connection, $"DROP INDEX {name};");
         }
     }
 }

@@ -72,8 +72,10 @@ internal static class BillingCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
+            // Read before the header: a store that cannot be reached is then told alone, not under a table's header.
+            var usages = await store.Billing.UsageAsync(cancellationToken);
             Console.WriteLine($"{"TENANT",-24} {"BALANCE",10} {"GRANTED",10} {"CHARGED",10} {"REFUNDED",10} {"TASKS",8} MAX_IN_FLIGHT");
-            foreach (var usage in await store.Billing.UsageAsync(cancellationToken))
+            foreach (var usage in usages)
             {
                 Console.WriteLine($"{usage.TenantId,-24} {usage.Balance,10} {usage.Granted,10} {usage.Charged,10} {usage.Refunded,10} {usage.Tasks,8} " +
                                   (usage.MaxInFlight?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"));
@@ -121,8 +123,9 @@ internal static class BillingCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             await using var store = KinemaDataStore.Open(KinemaPaths.Resolve(result.GetValue(data)));
+            var accounts = await store.Billing.ListTenantsAsync(cancellationToken);
             Console.WriteLine($"{"TENANT",-24} {"BALANCE",10} {"MAX_IN_FLIGHT",14} CREATED");
-            foreach (var account in await store.Billing.ListTenantsAsync(cancellationToken))
+            foreach (var account in accounts)
             {
                 Console.WriteLine($"{account.Id,-24} {account.Balance,10} {account.MaxInFlight?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-",14} {account.CreatedAt:yyyy-MM-dd HH:mm:ss}");
             }

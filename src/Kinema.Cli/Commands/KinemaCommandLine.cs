@@ -47,6 +47,12 @@ internal static class KinemaCommandLine
             await Console.Error.WriteLineAsync($"kinema {CommandPath(parsed)}: {exception.Message}");
             return ExitCodes.Usage;
         }
+        catch (Exception exception) when (Core.Storage.KinemaDataStore.FindSchemaTooNew(exception) is { } tooNew)
+        {
+            await Console.Error.WriteLineAsync(
+                $"kinema {CommandPath(parsed)}: {tooNew.Message}; run a Kinema at least that new, or restore a backup taken before the upgrade");
+            return ExitCodes.Unreachable;
+        }
         catch (Exception exception) when (Core.Storage.KinemaDataStore.DescribeFailure(exception) is { } reason)
         {
             // The commands that open the store directly (keys, tenants, credits, usage): an operator's mistake or an

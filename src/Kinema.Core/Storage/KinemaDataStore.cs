@@ -42,6 +42,14 @@ public sealed class KinemaDataStore : IAsyncDisposable
     public static string? DescribeFailure(Exception exception) =>
         StoreFaults.IsUnusable(exception) ? StoreFaults.Reason(exception) : null;
 
+    /// <summary>The <see cref="StoreSchemaTooNewException"/> in an exception's chain, or null.</summary>
+    public static StoreSchemaTooNewException? FindSchemaTooNew(Exception exception)
+    {
+        StoreSchemaTooNewException? found = null;
+        ExceptionChain.Any(exception, current => (found = current as StoreSchemaTooNewException) is not null);
+        return found;
+    }
+
     /// <summary>The provider in use: <c>sqlite</c> or <c>postgres</c>.</summary>
     public string Provider => _database is PostgresDatabase ? StoreProviders.Postgres : StoreProviders.Sqlite;
 
@@ -108,3 +116,17 @@ public sealed class KinemaDataStore : IAsyncDisposable
 
 /// <summary>The store's settings cannot work (a provider without its connection string): the operator's to fix.</summary>
 public sealed class StoreConfigurationException(string message) : Exception(message);
+
+/// <summary>
+/// The database was migrated by a newer Kinema than this one: this build refuses it rather than write rows the newer
+/// schema does not expect. The operator's to fix (run the newer build, or restore a backup), not a bug.
+/// </summary>
+public sealed class StoreSchemaTooNewException(int version, int known)
+    : InvalidOperationException($"the database was written by a newer Kinema (schema {version}; this build knows {known})")
+{
+    /// <summary>The database's schema version.</summary>
+    public int Version { get; } = version;
+
+    /// <summary>The newest schema version this build can use.</summary>
+    public int Known { get; } = known;
+}

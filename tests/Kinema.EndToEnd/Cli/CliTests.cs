@@ -270,10 +270,37 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
 
         refused.ExitCode.Should().Be(3, refused.Stderr);
         refused.Stderr.Trim().Should().Be($"kinema {name}: the task store cannot be reached: Failed to connect to 127.0.0.1:9 (Connection refused) (check Kinema:Store:Provider and ConnectionStrings:Kinema)");
+        refused.Stdout.Should().BeEmpty("nothing, not even a table's header, is printed before the store answers");
         missing.ExitCode.Should().Be(3, missing.Stderr);
         missing.Stderr.Should().Contain("database \"kinema_no_such_db\" does not exist").And.NotContain("   at ");
         unset.ExitCode.Should().Be(2, unset.Stderr);
         unset.Stderr.Trim().Should().Be($"kinema {name}: Kinema:Store:Provider is 'postgres' but ConnectionStrings:Kinema is not set.");
+    }
+
+    [Fact]
+    public async Task A_data_directory_from_a_newer_kinema_is_refused_in_one_line_by_store_commands_and_serve()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "kinema-cli-newer", Guid.NewGuid().ToString("N"));
+        (await CliRunner.RunAsync(["tenants", "create", "alice", "--data", data])).ExitCode.Should().Be(0);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "kinema.db")};Pooling=false"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA user_version = 999;";
+            command.ExecuteNonQuery();
+        }
+
+        var list = await CliRunner.RunAsync(["tenants", "list", "--data", data]);
+        var serve = await CliRunner.RunAsync(["serve", "--urls", "http://127.0.0.1:0", "--data", data]);
+
+        list.ExitCode.Should().Be(3, list.Stdout + list.Stderr);
+        list.Stdout.Should().BeEmpty();
+        list.Stderr.Trim().Should().MatchRegex(
+            @"^kinema tenants list: the database was written by a newer Kinema \(schema 999; this build knows \d+\); run a Kinema at least that new, or restore a backup taken before the upgrade$");
+        serve.ExitCode.Should().Be(3, serve.Stdout + serve.Stderr);
+        (serve.Stdout + serve.Stderr).Trim().Should().StartWith("kinema serve: the database was written by a newer Kinema (schema 999;")
+            .And.NotContain("\n").And.NotContain("Unhandled");
+        Directory.Delete(data, recursive: true);
     }
 
     [Fact]

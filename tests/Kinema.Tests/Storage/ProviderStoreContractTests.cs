@@ -140,7 +140,9 @@ public sealed class PostgresStoreContractTests : StoreContractTests
 
         await using var newer = new PostgresDatabase(_connectionString);
         var act = () => newer.EnsureSchemaAsync(CancellationToken.None);
-        (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("newer Kinema");
+        var refused = (await act.Should().ThrowAsync<StoreSchemaTooNewException>()).Which;
+        refused.Version.Should().Be(999);
+        refused.Message.Should().Contain("newer Kinema");
     }
 
     public override async ValueTask DisposeAsync()

@@ -164,8 +164,7 @@ internal static class PostgresSchema
         var version = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
         if (version > CurrentVersion)
         {
-            throw new InvalidOperationException(
-                $"The database was written by a newer Kinema (schema {version}; this build knows {CurrentVersion}).");
+            throw new StoreSchemaTooNewException(version, CurrentVersion);
         }
 
         for (var next = version + 1; next <= CurrentVersion; next++)

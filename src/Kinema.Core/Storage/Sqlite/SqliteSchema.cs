@@ -144,8 +144,7 @@ internal static class SqliteSchema
         var version = Convert.ToInt32(read.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         if (version > CurrentVersion)
         {
-            throw new InvalidOperationException(
-                $"The database was written by a newer Kinema (schema {version}; this build knows {CurrentVersion}).");
+            throw new StoreSchemaTooNewException(version, CurrentVersion);
         }
 
         if (version < 1)

@@ -80,7 +80,7 @@ public sealed record StoredResult
 /// <param name="Engine">The engine it is pinned to.</param>
 /// <param name="Request">The validated request.</param>
 /// <param name="IdempotencyKey">The client's key, or null.</param>
-/// <param name="RequestHash">A hash of the canonical request, to tell a replay from a clash.</param>
+/// <param name="RequestHash">A hash of the canonical request, to tell a replay from a clash (empty without a key).</param>
 /// <param name="RequestJson">The request in the store's JSON form when the caller already has it (it hashed it).</param>
 /// <param name="Cost">
 /// Credits to charge, checked against the tenant's balance and debited in the transaction that writes the task

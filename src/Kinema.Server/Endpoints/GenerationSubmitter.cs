@@ -81,9 +81,11 @@ internal sealed class GenerationSubmitter(
         }
 
         var requestJson = Core.Storage.Sqlite.SqliteTaskStore.SerializeRequest(request);
+        var key = idempotencyKey is { Length: > 0 } ? idempotencyKey : null;
+        // The hash only ever tells a replay from a clash under the same key: a create without a key stores none, which
+        // spares it the SHA-256 and its row 64 bytes.
         var outcome = await store.CreateAsync(
-            new NewTask(tenantId, engines[0], request, idempotencyKey is { Length: > 0 } ? idempotencyKey : null,
-                HashOf(requestJson), requestJson, cost, keyId),
+            new NewTask(tenantId, engines[0], request, key, key is null ? "" : HashOf(requestJson), requestJson, cost, keyId),
             cancellationToken);
         switch (outcome.Kind)
         {

@@ -57,6 +57,24 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
     private readonly SqliteCommand _savepoint;
     private readonly SqliteCommand _release;
 
+    // Statements the writes run through SQLite's own API, prepared on first use. Only the writer thread touches them.
+    private readonly Dictionary<string, WriterStatement> _writerStatements = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The statement for <paramref name="sql"/> on the writer's connection, prepared once. Call it only from inside a
+    /// write (<see cref="WriteAsync{T}"/>), which runs on the writer thread.
+    /// </summary>
+    public WriterStatement WriterStatement(string sql)
+    {
+        if (!_writerStatements.TryGetValue(sql, out var statement))
+        {
+            statement = new WriterStatement(_writer, sql);
+            _writerStatements.Add(sql, statement);
+        }
+
+        return statement;
+    }
+
     private SqliteCommand Prepared(string sql)
     {
         var command = _writer.CreateCommand();
@@ -249,6 +267,11 @@ internal sealed partial class SqliteDatabase : IAsyncDisposable
         }
 
         await _writerStopped.Task.ConfigureAwait(false);
+        foreach (var statement in _writerStatements.Values)
+        {
+            statement.Dispose();
+        }
+
         await _writer.DisposeAsync().ConfigureAwait(false);
         SqliteConnection.ClearPool(new SqliteConnection(ConnectionString));
     }

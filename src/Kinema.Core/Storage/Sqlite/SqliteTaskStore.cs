@@ -40,7 +40,7 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
 
             // Limits and money are decided here, inside the writer's batch: no other write runs between the check and
             // the debit, so racing creates can neither overdraw the balance nor exceed the cap.
-            var account = ReadAccount(connection, task.TenantId);
+            var account = ReadAccount(task.TenantId);
             if (account?.MaxInFlight is { } cap && SqliteLedger.CountInFlight(connection, task.TenantId) >= cap)
             {
                 return new CreateOutcome(null, CreateOutcomeKind.TooManyInFlight, MaxInFlight: cap);
@@ -58,18 +58,18 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
                 }
             }
 
-            var insert = InsertCommand(connection);
-            insert.Parameters["$id"].Value = id;
-            insert.Parameters["$tenant"].Value = task.TenantId;
-            insert.Parameters["$model"].Value = task.Request.Model;
-            insert.Parameters["$engine"].Value = task.Engine;
-            insert.Parameters["$request"].Value = requestJson;
-            insert.Parameters["$now"].Value = now.ToUnixTimeMilliseconds();
-            insert.Parameters["$key"].Value = (object?)task.IdempotencyKey ?? DBNull.Value;
-            insert.Parameters["$hash"].Value = task.RequestHash;
-            insert.Parameters["$cost"].Value = task.Cost;
-            insert.Parameters["$key_id"].Value = (object?)task.KeyId ?? DBNull.Value;
-            insert.ExecuteNonQuery();
+            var insert = database.WriterStatement(InsertSql);
+            insert.Bind(1, id);
+            insert.Bind(2, task.TenantId);
+            insert.Bind(3, task.Request.Model);
+            insert.Bind(4, task.Engine);
+            insert.Bind(5, requestJson);
+            insert.Bind(6, now.ToUnixTimeMilliseconds());
+            insert.Bind(7, task.IdempotencyKey);
+            insert.Bind(8, task.RequestHash);
+            insert.Bind(9, task.Cost);
+            insert.Bind(10, task.KeyId);
+            insert.Step();
             if (balanceAfter is { } after)
             {
                 SqliteLedger.Append(connection, task.TenantId, task.KeyId, id, Billing.LedgerKinds.Charge, -task.Cost, after, null,
@@ -97,50 +97,30 @@ internal sealed class SqliteTaskStore(SqliteDatabase database, TimeProvider time
     public static string SerializeRequest(Contracts.Requests.GenerationRequest request) =>
         JsonSerializer.Serialize(request, StoreJsonContext.Default.GenerationRequest);
 
-    /// <summary>
-    /// The insert, prepared once on the writer's connection: creates run back to back in a batch, and re-parsing the
-    /// statement each time was a visible part of their cost. Only the single writer thread touches it.
-    /// </summary>
-    private SqliteCommand InsertCommand(SqliteConnection connection)
+    // Run through WriterStatement, prepared once on the writer's connection: creates run back to back in a batch, and
+    // re-parsing the statement (and, through SqliteCommand, a data reader and boxed parameters) each time was a visible
+    // part of their cost.
+    private const string InsertSql = """
+        INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
+                           idempotency_key, request_hash, cost, key_id)
+        VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?7, ?8, ?9, ?10)
+        """;
+
+    private const string ReadAccountSql = "SELECT balance, max_in_flight FROM tenants WHERE id = ?1";
+
+    /// <summary>The tenant's balance and cap (every create reads them).</summary>
+    private (long Balance, int? MaxInFlight)? ReadAccount(string tenantId)
     {
-        if (_insert is { } cached && ReferenceEquals(cached.Connection, connection))
+        var read = database.WriterStatement(ReadAccountSql);
+        read.Bind(1, tenantId);
+        if (!read.Step())
         {
-            return cached;
+            return null;
         }
 
-        var insert = connection.CreateCommand();
-        insert.CommandText = """
-            INSERT INTO tasks (id, tenant_id, model, engine, request_json, status, progress, created_at, updated_at,
-                               idempotency_key, request_hash, cost, key_id)
-            VALUES ($id, $tenant, $model, $engine, $request, 'pending', 0, $now, $now, $key, $hash, $cost, $key_id)
-            """;
-        foreach (var name in new[] { "$id", "$tenant", "$model", "$engine", "$request", "$now", "$key", "$hash", "$cost", "$key_id" })
-        {
-            insert.Parameters.Add(new SqliteParameter(name, DBNull.Value));
-        }
-
-        insert.Prepare();
-        _insert = insert;
-        return insert;
-    }
-
-    private SqliteCommand? _insert;
-    private SqliteCommand? _readAccount;
-
-    /// <summary>The tenant's balance and cap, through a statement prepared once (every create reads them).</summary>
-    private (long Balance, int? MaxInFlight)? ReadAccount(SqliteConnection connection, string tenantId)
-    {
-        if (_readAccount is null || !ReferenceEquals(_readAccount.Connection, connection))
-        {
-            _readAccount = connection.CreateCommand();
-            _readAccount.CommandText = "SELECT balance, max_in_flight FROM tenants WHERE id = $id";
-            _readAccount.Parameters.Add(new SqliteParameter("$id", DBNull.Value));
-            _readAccount.Prepare();
-        }
-
-        _readAccount.Parameters["$id"].Value = tenantId;
-        using var reader = _readAccount.ExecuteReader();
-        return reader.Read() ? (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetInt32(1)) : null;
+        var account = (read.Int64(0), read.IsNull(1) ? (int?)null : (int)read.Int64(1));
+        read.Reset();
+        return account;
     }
 
     public Task<TaskRecord?> GetAsync(string tenantId, string taskId, CancellationToken cancellationToken)

@@ -134,6 +134,7 @@ public sealed class InputHardeningTests : IAsyncLifetime
 
     [Theory]
     [InlineData("GET", "/v1/tasks?model=kling-v3%00", "model", "printable")]
+    [InlineData("GET", "/v1/tasks?model=", "model", "not empty; leave it out")]
     [InlineData("POST", "/v1/admin/tenants/alice%2500/credits", "tenant", "printable")]
     public async Task A_nul_in_a_query_or_twice_encoded_in_a_tenant_segment_is_refused_by_name(string method, string path, string field, string rule)
     {
@@ -213,6 +214,7 @@ public sealed class InputHardeningTests : IAsyncLifetime
     [InlineData("""{"url":"https://example.com/h","events":"task.completed"}""", "events", "events must be a JSON array")]
     [InlineData("""{"url":"https://example.com/h","events":[7]}""", "events[0]", "events[0] must be a JSON string, not a number")]
     [InlineData("""{"url":"https://example.com/h","events":["task.nope"]}""", "events[0]", "task.nope")]
+    [InlineData("""{"url":"https://example.com/h","events":[]}""", "events", "events must name at least one of task.completed")]
     public async Task Webhook_create_names_the_field_of_a_wrong_type(string body, string field, string message)
     {
         var (status, error) = await PostWebhookAsync(body);

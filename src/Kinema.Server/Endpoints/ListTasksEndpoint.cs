@@ -45,6 +45,13 @@ internal static class ListTasksEndpoint
             return ApiErrors.Create(StatusCodes.Status400BadRequest, "model must be a model id such as kling-v3: printable characters", "model");
         }
 
+        // An empty filter matched no task and looked like an empty account; leaving it out is how to list every model.
+        if (model is { Length: 0 })
+        {
+            return ApiErrors.Create(StatusCodes.Status400BadRequest,
+                "model must be a model id such as kling-v3, not empty; leave it out to list tasks of every model", "model");
+        }
+
         if (PageLimit.TryRead(limit, out var size) is { } badLimit)
         {
             return badLimit;

@@ -120,6 +120,13 @@ internal static class WebhookEndpoints
 
                     given.Add(name);
                 }
+
+                // An empty list reads as "no events", yet it used to subscribe to all of them.
+                if (index == 0)
+                {
+                    return ApiErrors.Create(StatusCodes.Status400BadRequest,
+                        $"events must name at least one of {string.Join(", ", WebhookEvents.All)}; leave it out to receive every event", "events");
+                }
             }
 
             var events = given.Count > 0 ? given.Distinct().ToList() : [.. WebhookEvents.All];

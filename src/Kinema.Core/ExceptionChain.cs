@@ -21,4 +21,24 @@ internal static class ExceptionChain
 
         return false;
     }
+
+    /// <summary>The first exception of type <typeparamref name="T"/> in the chain, or null.</summary>
+    public static T? Find<T>(Exception exception)
+        where T : Exception
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is T found)
+            {
+                return found;
+            }
+
+            if (current is AggregateException aggregate)
+            {
+                return aggregate.InnerExceptions.Select(Find<T>).FirstOrDefault(inner => inner is not null);
+            }
+        }
+
+        return null;
+    }
 }

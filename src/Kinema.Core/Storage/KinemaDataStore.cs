@@ -43,12 +43,8 @@ public sealed class KinemaDataStore : IAsyncDisposable
         StoreFaults.IsUnusable(exception) ? StoreFaults.Reason(exception) : null;
 
     /// <summary>The <see cref="StoreSchemaTooNewException"/> in an exception's chain, or null.</summary>
-    public static StoreSchemaTooNewException? FindSchemaTooNew(Exception exception)
-    {
-        StoreSchemaTooNewException? found = null;
-        ExceptionChain.Any(exception, current => (found = current as StoreSchemaTooNewException) is not null);
-        return found;
-    }
+    public static StoreSchemaTooNewException? FindSchemaTooNew(Exception exception) =>
+        ExceptionChain.Find<StoreSchemaTooNewException>(exception);
 
     /// <summary>The provider in use: <c>sqlite</c> or <c>postgres</c>.</summary>
     public string Provider => _database is PostgresDatabase ? StoreProviders.Postgres : StoreProviders.Sqlite;

@@ -13,7 +13,6 @@ namespace Kinema.Server.Endpoints;
 /// </summary>
 internal static class AdminEndpoints
 {
-
     public static RouteGroupBuilder MapAdmin(this RouteGroupBuilder v1)
     {
         var admin = v1.MapGroup("/admin").WithTags("Admin");

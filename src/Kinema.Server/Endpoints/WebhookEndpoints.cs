@@ -103,6 +103,13 @@ internal static class WebhookEndpoints
                     return ApiErrors.Create(StatusCodes.Status400BadRequest, "events must be a JSON array of event names", "events");
                 }
 
+                // An empty list reads as "no events", yet it used to subscribe to all of them.
+                if (eventsElement.GetArrayLength() == 0)
+                {
+                    return ApiErrors.Create(StatusCodes.Status400BadRequest,
+                        $"events must name at least one of {string.Join(", ", WebhookEvents.All)}; leave it out to receive every event", "events");
+                }
+
                 var index = 0;
                 foreach (var item in eventsElement.EnumerateArray())
                 {
@@ -119,13 +126,6 @@ internal static class WebhookEndpoints
                     }
 
                     given.Add(name);
-                }
-
-                // An empty list reads as "no events", yet it used to subscribe to all of them.
-                if (index == 0)
-                {
-                    return ApiErrors.Create(StatusCodes.Status400BadRequest,
-                        $"events must name at least one of {string.Join(", ", WebhookEvents.All)}; leave it out to receive every event", "events");
                 }
             }
 

@@ -92,6 +92,7 @@ public static class CoreServiceCollectionExtensions
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Billing.IBillingStore>(provider => new SqliteBillingStore(
             provider.GetRequiredService<SqliteDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<RateLimits.IRateLimitStore>(provider => new RateLimits.InMemoryRateLimitStore(provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(SigningKey.FromFile(paths));
     }
 
@@ -115,6 +116,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Webhooks.IWebhookStore>(provider => new PostgresWebhookStore(
             provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Billing.IBillingStore>(provider => new PostgresBillingStore(
+            provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<RateLimits.IRateLimitStore>(provider => new PostgresRateLimitStore(
             provider.GetRequiredService<PostgresDatabase>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(provider => PostgresSigningKey.Create(provider.GetRequiredService<PostgresDatabase>()));
         // Migrate before anything else runs, and hear other nodes' changes.

@@ -3,9 +3,11 @@ using System.Net;
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
+using Kinema.Core.Tenants;
 using Kinema.EndToEnd.Cli;
 using Kinema.EndToEnd.Infrastructure;
 using Kinema.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kinema.EndToEnd.MultiNode;
 
@@ -122,6 +124,69 @@ public sealed class CrossNodeTests : IAsyncLifetime
             clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), "a revoked key is refused everywhere within seconds");
             await Task.Delay(100);
         }
+    }
+
+    [Fact]
+    public async Task A_keys_requests_per_minute_hold_across_both_nodes_not_once_per_node()
+    {
+        var key = (await _a.Services.GetRequiredService<IApiKeyStore>()
+            .CreateAsync(new NewApiKey("six", "six", RequestsPerMinute: 6), CancellationToken.None)).Key;
+        using var onA = _a.ClientFor(key);
+        using var onB = _b.ClientFor(key);
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await (i % 2 == 0 ? onA : onB).GetAsync("/v1/tasks");
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                response.Headers.RetryAfter!.Delta.Should().BePositive();
+                (await response.Content.ReadAsStringAsync()).Should().Contain("6 requests per minute");
+            }
+        }
+
+        statuses.Take(6).Should().OnlyContain(status => status == HttpStatusCode.OK);
+        statuses.Skip(6).Should().OnlyContain(status => status == HttpStatusCode.TooManyRequests,
+            "the six were spent over both nodes, three on each");
+    }
+
+    [Fact]
+    public async Task A_burst_spread_over_both_nodes_gets_the_keys_limit_once()
+    {
+        const int limit = 1200; // taken by each node in blocks of 10
+        var key = (await _a.Services.GetRequiredService<IApiKeyStore>()
+            .CreateAsync(new NewApiKey("burst", "burst", RequestsPerMinute: limit), CancellationToken.None)).Key;
+        using var onA = _a.ClientFor(key);
+        using var onB = _b.ClientFor(key);
+        var next = -1;
+
+        var counts = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+        {
+            var (ok, refused) = (0, 0);
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < 1500)
+            {
+                using var response = await (i % 2 == 0 ? onA : onB).GetAsync("/v1/tasks?limit=1");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    ok++;
+                }
+                else
+                {
+                    response.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+                    refused++;
+                }
+            }
+
+            return (ok, refused);
+        })));
+
+        var accepted = counts.Sum(c => c.ok);
+        counts.Sum(c => c.refused).Should().Be(1500 - accepted);
+        // Never more than the limit. Fewer only by the permits a node took and had not spent: at most a block and a
+        // quarter a node at the end of the burst, and as much again if a ten-second segment ended during it.
+        accepted.Should().BeInRange(limit - 2 * 2 * 12, limit);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Kinema.Core;
+using Kinema.Core.RateLimits;
 using Kinema.Core.Storage;
 using Kinema.Core.Storage.Postgres;
 using Kinema.Core.Storage.Sqlite;
@@ -21,7 +22,8 @@ public sealed class SqliteStoreContractTests : StoreContractTests
             new SqliteTaskStore(_database, Time, new TaskStoreOptions { MaxAttempts = 3 }),
             new SqliteUpstreamTaskStore(_database, Time, feed),
             new SqliteWebhookStore(_database, Time),
-            new SqliteApiKeyStore(_database, Time)));
+            new SqliteApiKeyStore(_database, Time),
+            new InMemoryRateLimitStore(Time)));
     }
 
     // One SQLite file is served by one process: the "other node" is the same writer.
@@ -66,7 +68,8 @@ public sealed class PostgresStoreContractTests : StoreContractTests
             tasks,
             new PostgresUpstreamTaskStore(database, Time, new TaskChangeFeed()),
             new PostgresWebhookStore(database, Time),
-            new PostgresApiKeyStore(database, Time)));
+            new PostgresApiKeyStore(database, Time),
+            new PostgresRateLimitStore(database, Time)));
     }
 
     protected override async Task<long> CountAsync(string condition)

@@ -1,5 +1,6 @@
 using Kinema.Contracts.Requests;
 using Kinema.Core.Engines;
+using Kinema.Core.RateLimits;
 using Kinema.Core.Tasks;
 using Kinema.Core.Tenants;
 using Kinema.Core.Webhooks;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Kinema.Tests.Storage;
 
 /// <summary>One node's view of a store: every interface the server uses, over one database.</summary>
-public sealed record StoreNode(ITaskStore Tasks, IUpstreamTaskStore Upstream, IWebhookStore Webhooks, IApiKeyStore Keys);
+public sealed record StoreNode(ITaskStore Tasks, IUpstreamTaskStore Upstream, IWebhookStore Webhooks, IApiKeyStore Keys, IRateLimitStore RateLimits);
 
 /// <summary>
 /// The behaviour every store provider must have, run once per provider. "Another node" is a second set of stores on
@@ -609,5 +610,47 @@ public abstract class StoreContractTests : IAsyncLifetime
         later.Should().BeNull();
         (await Node.Keys.ListAsync(CancellationToken.None)).Select(k => k.Id).Should().Equal(made.Record.Id);
         (await nodes[^1].Keys.FindValidAsync(made.Key, CancellationToken.None))!.TenantId.Should().Be("default");
+    }
+
+    [Fact]
+    public async Task Nodes_taking_a_keys_permits_at_once_grant_exactly_its_limit_in_a_window()
+    {
+        var nodes = new List<StoreNode> { Node, await OpenAnotherNodeAsync() };
+
+        var granted = await Task.WhenAll(Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
+        {
+            var total = 0;
+            RateGrant grant;
+            do
+            {
+                grant = await nodes[worker % 2].RateLimits.TakeAsync("key_shared", 100, 3, CancellationToken.None);
+                total += grant.Granted;
+            }
+            while (grant.Granted > 0);
+
+            grant.RetryAfter.Should().BePositive();
+            return total;
+        })));
+
+        granted.Sum().Should().Be(100);
+        (await Node.RateLimits.TakeAsync("key_other", 100, 3, CancellationToken.None)).Granted.Should().Be(3, "each key has its own window");
+    }
+
+    [Fact]
+    public async Task A_full_window_frees_permits_as_its_oldest_segment_leaves()
+    {
+        var other = await OpenAnotherNodeAsync();
+        (await Node.RateLimits.TakeAsync("key_w", 10, 6, CancellationToken.None)).Granted.Should().Be(6);
+        Time.Advance(TimeSpan.FromSeconds(20));
+        (await other.RateLimits.TakeAsync("key_w", 10, 6, CancellationToken.None)).Granted.Should().Be(4);
+
+        var refused = await Node.RateLimits.TakeAsync("key_w", 10, 1, CancellationToken.None);
+        Time.Advance(refused.RetryAfter);
+        var freed = await other.RateLimits.TakeAsync("key_w", 10, 10, CancellationToken.None);
+
+        refused.Granted.Should().Be(0);
+        // The store's clock starts 12:00:00, a segment's start: the first six leave the window at 12:01:00.
+        refused.RetryAfter.Should().Be(TimeSpan.FromSeconds(40));
+        freed.Granted.Should().Be(6, "the later four are still in the window");
     }
 }

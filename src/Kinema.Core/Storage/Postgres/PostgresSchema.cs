@@ -147,6 +147,16 @@ internal static class PostgresSchema
         """
         CREATE INDEX ix_webhook_deliveries_task ON webhook_deliveries(task_id);
         """,
+        // Each key's request window, shared by every node so a key's limit holds across them (RateWindow). Unlogged:
+        // the counts are worth a minute, so they are not worth a WAL record and an fsync per take; a crash empties the
+        // table, which gives every key a fresh minute, as a restart of a single node always has.
+        """
+        CREATE UNLOGGED TABLE rate_windows (
+            key_id  TEXT PRIMARY KEY,
+            segment BIGINT NOT NULL,
+            counts  INTEGER[] NOT NULL
+        );
+        """,
     ];
 
     /// <summary>The schema version this build writes.</summary>

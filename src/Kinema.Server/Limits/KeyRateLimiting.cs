@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
+using Kinema.Core.Diagnostics;
 using Kinema.Core.RateLimits;
+using Kinema.Core.Storage;
 using Kinema.Core.Tenants;
 using Kinema.Server.Auth;
 using Kinema.Server.Errors;
@@ -79,10 +81,18 @@ internal readonly record struct RateDecision(bool Allowed, TimeSpan RetryAfter)
 /// </summary>
 internal sealed partial class KeyRateLimiters(IRateLimitStore store, TimeProvider time, ILogger<KeyRateLimiters> logger)
 {
+    // While the shared store is out of reach, each node counts by itself (as before limits were shared) rather than
+    // refusing every request, and asks the shared store again after this long.
+    private static readonly TimeSpan RetrySharedAfter = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<string, KeyLimiter> _limiters = new(StringComparer.Ordinal);
     private readonly IRateLimitStore _store = store;
+    private readonly InMemoryRateLimitStore _alone = new(time);
     private readonly TimeProvider _time = time;
     private readonly ILogger _logger = logger;
+    private readonly StoreOutageLog _outage = new(logger, "Rate limiting (each node counting by itself meanwhile)", time);
+    private readonly Lock _outageGate = new();
+    private long _sharedRetryAt; // Unix ms
 
     public ValueTask<RateDecision> AcquireAsync(ApiKeyRecord key, int limit, CancellationToken cancellationToken)
     {
@@ -92,6 +102,35 @@ internal sealed partial class KeyRateLimiters(IRateLimitStore store, TimeProvide
         }
 
         return limiter.AcquireAsync(limit, cancellationToken);
+    }
+
+    private async Task<RateGrant> TakeAsync(string keyId, int limit, int want)
+    {
+        if (_time.GetUtcNow().ToUnixTimeMilliseconds() < Volatile.Read(ref _sharedRetryAt))
+        {
+            return await _alone.TakeAsync(keyId, limit, want, CancellationToken.None);
+        }
+
+        try
+        {
+            var grant = await _store.TakeAsync(keyId, limit, want, CancellationToken.None);
+            lock (_outageGate)
+            {
+                _outage.Succeeded();
+            }
+
+            return grant;
+        }
+        catch (Exception exception) when (StoreFaults.IsUnreachable(exception))
+        {
+            lock (_outageGate)
+            {
+                _outage.Failed(exception);
+            }
+
+            Volatile.Write(ref _sharedRetryAt, (_time.GetUtcNow() + RetrySharedAfter).ToUnixTimeMilliseconds());
+            return await _alone.TakeAsync(keyId, limit, want, CancellationToken.None);
+        }
     }
 
     /// <summary>Permits a node takes from a key's window at once.</summary>
@@ -175,7 +214,7 @@ internal sealed partial class KeyRateLimiters(IRateLimitStore store, TimeProvide
             try
             {
                 // Not the request's token: the take serves every request waiting for it, and permits it brings are kept.
-                var grant = await owner._store.TakeAsync(keyId, limit, BlockSize(limit), CancellationToken.None);
+                var grant = await owner.TakeAsync(keyId, limit, BlockSize(limit));
                 lock (_gate)
                 {
                     var now = owner._time.GetUtcNow();

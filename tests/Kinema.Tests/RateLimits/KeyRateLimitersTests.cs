@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
 using Kinema.Core.RateLimits;
+using Kinema.Core.Storage.Postgres;
 using Kinema.Core.Tenants;
 using Kinema.Server.Limits;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -78,6 +81,27 @@ public sealed class KeyRateLimitersTests
 
         _time.Advance(TimeSpan.FromSeconds(60));
         (await limiters.AcquireAsync(Key("key_b"), 3, CancellationToken.None)).Allowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task With_the_shared_store_out_of_reach_a_node_counts_by_itself_rather_than_refusing_everything()
+    {
+        var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using var database = new PostgresDatabase($"Host=127.0.0.1;Port={port};Username=nobody;Database=none;Timeout=2");
+        var limiters = new KeyRateLimiters(new PostgresRateLimitStore(database, _time), _time, NullLogger<KeyRateLimiters>.Instance);
+
+        var decisions = new List<RateDecision>();
+        for (var i = 0; i < 4; i++)
+        {
+            decisions.Add(await limiters.AcquireAsync(Key("key_c"), 3, CancellationToken.None));
+        }
+
+        decisions.Take(3).Should().OnlyContain(decision => decision.Allowed);
+        decisions[3].Allowed.Should().BeFalse("the limit still holds, counted on this node");
+        decisions[3].RetryAfter.Should().BePositive();
     }
 
     /// <summary>The real in-memory store, counting how often it is asked.</summary>

@@ -48,7 +48,7 @@ internal sealed class S3rverProcess : IAsyncDisposable
         var script = Path.Combine(NodeModules(), "s3rver", "bin", "s3rver.js");
         var directory = Path.Combine(Path.GetTempPath(), "kinema-s3rver", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        port ??= FreePort();
+        port ??= LoopbackPorts.Free();
         if (HeldPorts.TryRemove(port.Value, out var held))
         {
             held.Dispose();
@@ -165,11 +165,4 @@ internal sealed class S3rverProcess : IAsyncDisposable
     }
 
     private static string NodeModules() => Testing.NodeModules.Find("s3rver");
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

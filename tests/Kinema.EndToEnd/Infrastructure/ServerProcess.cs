@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using Kinema.Testing;
 
 namespace Kinema.EndToEnd.Infrastructure;
 
@@ -47,7 +46,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(
         string dataDirectory, IDictionary<string, string>? environment = null, int? port = null, bool waitForStartLine = true)
     {
-        var listen = port ?? FreePort();
+        var listen = port ?? LoopbackPorts.Free();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -154,13 +153,6 @@ internal sealed class ServerProcess : IAsyncDisposable
 
         using var cancellation = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cancellation.Token);
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,9 +1,8 @@
-using System.Net;
-using System.Net.Sockets;
 using Kinema.Core.RateLimits;
 using Kinema.Core.Storage.Postgres;
 using Kinema.Core.Tenants;
 using Kinema.Server.Limits;
+using Kinema.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -86,11 +85,7 @@ public sealed class KeyRateLimitersTests
     [Fact]
     public async Task With_the_shared_store_out_of_reach_a_node_counts_by_itself_rather_than_refusing_everything()
     {
-        var closed = new TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop();
-        await using var database = new PostgresDatabase($"Host=127.0.0.1;Port={port};Username=nobody;Database=none;Timeout=2");
+        await using var database = new PostgresDatabase($"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=nobody;Database=none;Timeout=2");
         var limiters = new KeyRateLimiters(new PostgresRateLimitStore(database, _time), _time, NullLogger<KeyRateLimiters>.Instance);
 
         var decisions = new List<RateDecision>();

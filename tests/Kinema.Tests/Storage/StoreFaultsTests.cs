@@ -1,6 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
 using Kinema.Core.Storage;
+using Kinema.Testing;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -12,11 +11,7 @@ public sealed class StoreFaultsTests
     [Fact]
     public async Task A_postgres_server_that_is_not_there_is_an_outage_with_its_cause_in_one_line()
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        await using var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={closedPort};Username=x;Password=y;Timeout=2");
+        await using var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=x;Password=y;Timeout=2");
 
         var failure = await Assert.ThrowsAnyAsync<NpgsqlException>(() => connection.OpenAsync());
 

@@ -75,6 +75,7 @@ public static partial class KinemaServer
         services.AddSingleton<Core.Webhooks.IWebhookPayloadFactory, WebhookPayloadFactory>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddKeyRateLimiting();
+        services.AddRequestHeadLimits();
         services.AddCompressedRequests();
         services.AddCrossOrigin();
         services.ConfigureHttpJsonOptions(json =>
@@ -123,6 +124,7 @@ public static partial class KinemaServer
         });
         app.UseStatusCodePages(context => WriteStatusCodeEnvelopeAsync(context.HttpContext));
         app.UseCrossOrigin();
+        app.UseRequestHeadLimits();
         app.UseCompressedRequests();
         app.UseKeyRateLimiting();
 

@@ -17,6 +17,11 @@ public sealed record KinemaPaths(string DataDirectory)
     public string CliKey => Path.Combine(DataDirectory, "cli.key");
     /// <summary>The client id this node's ComfyUI engine queues prompts under, kept so a restart hears their progress again.</summary>
     public string ComfyUiClientId => Path.Combine(DataDirectory, "comfyui-client-id");
+    /// <summary>
+    /// Left by <c>kinema import</c> once the directory's store is in PostgreSQL: <c>serve</c> on SQLite refuses the
+    /// directory then, since tasks accepted there would never reach the nodes that now serve its clients.
+    /// </summary>
+    public string ImportedMarker => Path.Combine(DataDirectory, "imported-to-postgres");
     /// <summary>Held while a server runs, so two servers never share one SQLite file.</summary>
     public string LockFile => Path.Combine(DataDirectory, "kinema.lock");
 

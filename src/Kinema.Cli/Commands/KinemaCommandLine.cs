@@ -13,6 +13,7 @@ internal static class KinemaCommandLine
             ServeCommand.Create(),
             KeysCommand.Create(),
             BackupCommand.Create(),
+            ImportCommand.Create(),
             BillingCommands.Tenants(),
             BillingCommands.Credits(),
             BillingCommands.Usage(),

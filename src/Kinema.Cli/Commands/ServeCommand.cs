@@ -29,6 +29,15 @@ internal static class ServeCommand
                 return ExitCodes.Usage;
             }
 
+            if (File.Exists(paths.ImportedMarker) && !Core.Storage.StoreProviders.IsPostgres(Core.Storage.KinemaDataStore.ConfigurationFor(paths)))
+            {
+                await Console.Error.WriteLineAsync(
+                    $"kinema serve: {paths.DataDirectory} was imported into PostgreSQL ({(await File.ReadAllTextAsync(paths.ImportedMarker)).Trim()}); "
+                    + "serving it on SQLite again would split its clients' tasks between two stores. Serve it with Kinema:Store:Provider=postgres, "
+                    + $"or delete {paths.ImportedMarker} to serve the old copy on SQLite anyway");
+                return ExitCodes.Usage;
+            }
+
             var hostArgs = result.GetValue(urls) is { Length: > 0 } listen ? new[] { "--urls", listen } : [];
             WebApplication app;
             try

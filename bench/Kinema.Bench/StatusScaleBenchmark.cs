@@ -142,7 +142,7 @@ internal static class StatusScaleBenchmark
         new StoredResult { VideoName = "video.mp4", PosterName = "poster.jpg", Width = 1280, Height = 720, DurationSeconds = 5, HasAudio = true },
         StoreJsonContext.Default.StoredResult);
 
-    private static List<string> FillSqlite(string path, int size)
+    internal static List<string> FillSqlite(string path, int size)
     {
         var ids = new List<string>(size);
         var now = DateTimeOffset.UtcNow;

@@ -230,6 +230,77 @@ public sealed class ImportTests : IAsyncLifetime
         imported.Stdout.Should().Contain("2 API keys").And.Contain("0 tasks");
     }
 
+    [Fact]
+    public async Task Upstream_tasks_in_flight_at_the_import_finish_on_the_new_nodes_without_a_second_submission()
+    {
+        const string accessKey = "ak_import_1a2b3c";
+        const string secretKey = "sk_import_secret";
+        await using var kling = await Upstream.FakeKlingServer.StartAsync(accessKey, secretKey);
+        var upstream = new Dictionary<string, string>
+        {
+            ["KINEMA__ENGINES__KLING__BASEURL"] = kling.BaseAddress.ToString(),
+            ["KINEMA__ENGINES__KLING__ACCESSKEY"] = accessKey,
+            ["KINEMA__ENGINES__KLING__SECRETKEY"] = secretKey,
+            ["KINEMA__UPSTREAM__FIRSTPOLL"] = "00:00:00.200",
+            ["KINEMA__UPSTREAM__MAXPOLLINTERVAL"] = "00:00:00.500",
+            ["KINEMA__SCHEDULER__LEASEDURATION"] = "00:00:03",
+            ["KINEMA__SCHEDULER__HEARTBEATINTERVAL"] = "00:00:01",
+        };
+
+        // One task accepted upstream and being polled; a second sent, but the node dies before it hears the upstream's id.
+        kling.NeverFinish = true;
+        string key, polled, unanswered;
+        await using (var single = await ServerProcess.StartAsync(Single, upstream))
+        {
+            key = (await File.ReadAllTextAsync(new Core.KinemaPaths(Single).CliKey)).Trim();
+            using var client = Client(single, key);
+            polled = await client.CreateAsync("""{"model":"kling-v3","prompt":"polled before the move","duration":5}""");
+            await WaitUntilAsync(() => kling.Polls > 0, "the first task is accepted and polled upstream");
+            kling.SubmitDelayAfterRecording = TimeSpan.FromSeconds(30);
+            unanswered = await client.CreateAsync("""{"model":"kling-v3","prompt":"sent, never answered","duration":5}""");
+            await WaitUntilAsync(() => kling.Submissions == 2, "the second task is sent upstream");
+            await single.KillAsync();
+        }
+
+        var imported = await CliRunner.RunAsync(["import", "--from", Single], SharedEnvironment());
+        imported.ExitCode.Should().Be(0, imported.Stderr);
+        imported.Stdout.Should().Contain("2 tasks");
+
+        kling.SubmitDelayAfterRecording = TimeSpan.Zero;
+        kling.NeverFinish = false;
+        await using var node = await ServerProcess.StartAsync(Path.Combine(_root, "a"), new Dictionary<string, string>(upstream.Concat(SharedEnvironment())));
+        using var onNode = Client(node, key);
+        foreach (var id in new[] { polled, unanswered })
+        {
+            var task = await onNode.WaitForTerminalAsync(id, TimeSpan.FromSeconds(90));
+            task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
+            task.GetProperty("engine").GetString().Should().Be("kling");
+            var path = await onNode.DownloadVideoAsync(task, _root);
+            (await Ffprobe.ProbeAsync(path)).VideoCodec.Should().Be("h264");
+        }
+
+        kling.Submissions.Should().Be(2, "the new node found the unanswered send by its external_task_id instead of sending it again");
+        kling.Tasks.Values.Select(t => t.ExternalTaskId).Should().BeEquivalentTo([polled, unanswered]);
+        node.Output.Should().Contain("not submitting again");
+    }
+
+    private static HttpClient Client(ServerProcess server, string key)
+    {
+        var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), what);
+            await Task.Delay(20);
+        }
+    }
+
     private Dictionary<string, string?> Shared(bool render) => new(_s3.KinemaSettings())
     {
         ["Kinema:Store:Provider"] = "postgres",

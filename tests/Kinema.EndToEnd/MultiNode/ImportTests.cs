@@ -231,6 +231,43 @@ public sealed class ImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_import_that_cannot_reach_the_bucket_writes_no_rows_and_a_second_run_copies_only_what_is_missing()
+    {
+        string id;
+        await using (var single = await KinemaTestServer.StartAsync(new Dictionary<string, string?> { ["Kinema:Animatic:Preset"] = "ultrafast" }, Single))
+        {
+            id = await single.Alice.CreateAsync("""{"model":"kling-v3","prompt":"kept through an outage","duration":3}""");
+            (await single.Alice.WaitForTerminalAsync(id)).GetProperty("status").GetString().Should().Be("completed");
+        }
+
+        await _s3.StopAsync();
+        var refused = await CliRunner.RunAsync(["import", "--from", Single], SharedEnvironment());
+        refused.ExitCode.Should().Be(3, refused.Stdout + refused.Stderr);
+        refused.Stderr.Should().Contain("nothing was written to the database");
+        File.Exists(Path.Combine(Single, "imported-to-postgres")).Should().BeFalse();
+
+        _s3 = await _s3.RestartAsync();
+        var imported = await CliRunner.RunAsync(["import", "--from", Single], SharedEnvironment());
+        imported.ExitCode.Should().Be(0, imported.Stderr);
+        imported.Stdout.Should().Contain("2 API keys, 1 task").And.Contain("result files: 2 copied").And.Contain("0 already there");
+
+        // Into another empty database with the same bucket (a retry after a failed row copy): the files are there already.
+        var second = await TestPostgres.CreateDatabaseAsync();
+        try
+        {
+            var environment = SharedEnvironment();
+            environment["ConnectionStrings__Kinema"] = second;
+            var again = await CliRunner.RunAsync(["import", "--from", Single], environment);
+            again.ExitCode.Should().Be(0, again.Stderr);
+            again.Stdout.Should().Contain("result files: 0 copied").And.Contain("2 already there");
+        }
+        finally
+        {
+            await TestPostgres.DropDatabaseAsync(second);
+        }
+    }
+
+    [Fact]
     public async Task Upstream_tasks_in_flight_at_the_import_finish_on_the_new_nodes_without_a_second_submission()
     {
         const string accessKey = "ak_import_1a2b3c";

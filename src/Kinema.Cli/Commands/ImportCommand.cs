@@ -85,7 +85,21 @@ internal static class ImportCommand
                 var files = (Copied: 0, Bytes: 0L, Present: 0);
                 if (storage is not null)
                 {
-                    files = await SingleNodeImport.CopyFilesAsync(sourceResults, storage, null, cancellationToken);
+                    // A large directory takes minutes to upload: say what is happening, then how far it got every 10 s.
+                    Console.WriteLine($"Copying the result files in {sourceResults} to {storageName}…");
+                    var lastReport = Stopwatch.StartNew();
+                    var gate = new object();
+                    files = await SingleNodeImport.CopyFilesAsync(sourceResults, storage, done =>
+                    {
+                        lock (gate)
+                        {
+                            if (lastReport.Elapsed >= TimeSpan.FromSeconds(10))
+                            {
+                                lastReport.Restart();
+                                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  … {done} files so far"));
+                            }
+                        }
+                    }, cancellationToken);
                 }
 
                 var rows = await SingleNodeImport.CopyRowsAsync(

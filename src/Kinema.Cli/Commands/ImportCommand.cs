@@ -29,10 +29,14 @@ internal static class ImportCommand
         {
             Description = "Where that node kept its result files, if not under --from (its Kinema:Storage:Disk:Path).",
         };
+        var dryRun = new Option<bool>("--dry-run")
+        {
+            Description = "Say what would be imported and whether the destination can take it, and write nothing (the node may still run).",
+        };
         var command = new Command("import",
             "Move a single node's data directory into the shared PostgreSQL store and S3 storage that the environment configures.")
         {
-            from, results,
+            from, results, dryRun,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -57,7 +61,7 @@ internal static class ImportCommand
             }
 
             using var sourceLock = DataDirectoryLock.TryAcquire(source);
-            if (sourceLock is null)
+            if (sourceLock is null && !result.GetValue(dryRun))
             {
                 await Console.Error.WriteLineAsync(
                     $"kinema import: a server is running on {source.DataDirectory} (it holds {source.LockFile}); stop it first, so nothing it accepts after the copy is left behind");
@@ -80,6 +84,25 @@ internal static class ImportCommand
                 if (await SingleNodeImport.FindExistingRowsAsync(target, cancellationToken) is { Count: > 0 } found)
                 {
                     throw new ImportTargetNotEmptyException(found);
+                }
+
+                if (result.GetValue(dryRun))
+                {
+                    var (count, size) = SingleNodeImport.CountFiles(sourceResults);
+                    if (storage is not null)
+                    {
+                        // A lookup the storage answers whether or not the file exists; an unreachable one throws.
+                        await storage.FindAsync("task_import_dry_run", "probe", cancellationToken);
+                    }
+
+                    Console.WriteLine($"Would import {source.DataDirectory} into PostgreSQL ({database}):");
+                    Console.WriteLine($"  {SingleNodeImport.Describe(await SingleNodeImport.CountSourceAsync(source.Database, cancellationToken))}");
+                    Console.WriteLine(storage is null
+                        ? $"  result files: {count} ({BackupCommand.Size(size)}), left in {sourceResults}, where {storageName} points"
+                        : $"  result files: {count} ({BackupCommand.Size(size)}) to {storageName}, which answers");
+                    Console.WriteLine("The database is empty. Nothing was written; run without --dry-run to import"
+                        + (sourceLock is null ? $", once the server running on {source.DataDirectory} has stopped." : "."));
+                    return ExitCodes.Success;
                 }
 
                 var files = (Copied: 0, Bytes: 0L, Present: 0);

@@ -221,6 +221,12 @@ public sealed class ImportTests : IAsyncLifetime
             var whileServing = await CliRunner.RunAsync(["import", "--from", Single], SharedEnvironment());
             whileServing.ExitCode.Should().Be(2);
             whileServing.Stderr.Should().Contain("a server is running").And.Contain("stop it first");
+
+            // A dry run may look while the server runs: it reads, and writes nothing anywhere.
+            var dryRun = await CliRunner.RunAsync(["import", "--from", Single, "--dry-run"], SharedEnvironment());
+            dryRun.ExitCode.Should().Be(0, dryRun.Stderr);
+            dryRun.Stdout.Should().Contain("Would import").And.Contain("2 API keys, 0 tasks").And.Contain("The database is empty")
+                .And.Contain("once the server running on");
         }
 
         // Nothing was written by the refused imports, so the import still runs once the server has stopped.

@@ -35,6 +35,51 @@ internal static class SingleNodeImport
         return await CountAsync(connection, null, cancellationToken);
     }
 
+    /// <summary>The rows an import of <paramref name="sqliteFile"/> would copy, read without writing to the file.</summary>
+    public static async Task<IReadOnlyList<(string Table, long Rows)>> CountSourceAsync(string sqliteFile, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = sqliteFile,
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+        }.ToString());
+        await connection.OpenAsync(cancellationToken);
+        var counts = new List<(string, long)>();
+        foreach (var table in Tables)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT COUNT(*) FROM {table}";
+            long rows;
+            try
+            {
+                rows = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+            }
+            catch (SqliteException missing) when (missing.SqliteErrorCode == 1)
+            {
+                // A store from before the table existed (the import migrates it first): nothing of it to copy.
+                rows = 0;
+            }
+
+            counts.Add((table, rows));
+        }
+
+        return counts;
+    }
+
+    /// <summary>The files <see cref="CopyFilesAsync"/> would copy from <paramref name="resultsRoot"/>, and their bytes.</summary>
+    public static (int Files, long Bytes) CountFiles(string resultsRoot)
+    {
+        var files = ResultFiles(resultsRoot).ToList();
+        return (files.Count, files.Sum(entry => entry.File.Length));
+    }
+
+    private static IEnumerable<(string Id, FileInfo File)> ResultFiles(string resultsRoot) => !Directory.Exists(resultsRoot)
+        ? []
+        : new DirectoryInfo(resultsRoot).EnumerateDirectories()
+            .SelectMany(directory => directory.EnumerateFiles().Select(file => (Id: directory.Name, File: file)))
+            .Where(entry => !entry.File.Name.EndsWith(".partial", StringComparison.Ordinal));
+
     /// <summary>
     /// Copies every file under <paramref name="resultsRoot"/> (<c>{id}/{name}</c>, as the disk storage lays them out) to
     /// <paramref name="destination"/>, skipping saves still under way (<c>.partial</c>) and files already there with the
@@ -43,14 +88,7 @@ internal static class SingleNodeImport
     public static async Task<(int Copied, long Bytes, int Present)> CopyFilesAsync(
         string resultsRoot, IResultStorage destination, Action<int>? progress, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(resultsRoot))
-        {
-            return (0, 0, 0);
-        }
-
-        var files = new DirectoryInfo(resultsRoot).EnumerateDirectories()
-            .SelectMany(directory => directory.EnumerateFiles().Select(file => (Id: directory.Name, File: file)))
-            .Where(entry => !entry.File.Name.EndsWith(".partial", StringComparison.Ordinal));
+        var files = ResultFiles(resultsRoot);
         var copied = 0;
         var present = 0;
         long bytes = 0;

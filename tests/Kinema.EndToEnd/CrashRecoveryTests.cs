@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using Kinema.Core;
 using Kinema.Core.Storage;
 using Kinema.Core.Storage.Sqlite;
@@ -20,7 +19,7 @@ public sealed class CrashRecoveryTests : IDisposable
         await using (var first = await ServerProcess.StartAsync(_data))
         {
             key = (await File.ReadAllTextAsync(new KinemaPaths(_data).CliKey)).Trim();
-            using var client = Client(first, key);
+            using var client = first.ClientFor(key);
             for (var i = 0; i < 6; i++)
             {
                 ids.Add(await client.CreateAsync($$"""{"model":"kling-v3","prompt":"crash test {{i}}","duration":5,"audio":true}"""));
@@ -53,7 +52,7 @@ public sealed class CrashRecoveryTests : IDisposable
             Directory.Exists(derived).Should().BeFalse("so does a derived file's");
             second.Output.Should().Contain("scratch entries that an earlier process left");
             second.Output.Should().NotContain("First start", "the key made on first start is kept");
-            using var client = Client(second, key);
+            using var client = second.ClientFor(key);
             foreach (var id in ids)
             {
                 var task = await client.WaitForTerminalAsync(id, TimeSpan.FromMinutes(3));
@@ -81,7 +80,7 @@ public sealed class CrashRecoveryTests : IDisposable
         await using (var first = await ServerProcess.StartAsync(_data))
         {
             key = (await File.ReadAllTextAsync(new KinemaPaths(_data).CliKey)).Trim();
-            using var client = Client(first, key);
+            using var client = first.ClientFor(key);
             id = await client.CreateAsync("""{"model":"kling-v3","prompt":"long render","mode":"pro","duration":15}""");
             await WaitUntilAnyProcessingAsync(client, [id]);
 
@@ -96,7 +95,7 @@ public sealed class CrashRecoveryTests : IDisposable
         }
 
         await using var second = await ServerProcess.StartAsync(_data);
-        using var again = Client(second, key);
+        using var again = second.ClientFor(key);
         var task = await again.WaitForTerminalAsync(id, TimeSpan.FromMinutes(3));
         task.GetProperty("status").GetString().Should().Be("completed");
     }
@@ -110,12 +109,6 @@ public sealed class CrashRecoveryTests : IDisposable
         failure.Message.Should().Contain("exited with 2").And.Contain("invalid configuration in Kinema:Scheduler").And.Contain("Workers");
     }
 
-    private static HttpClient Client(ServerProcess server, string key)
-    {
-        var client = new HttpClient { BaseAddress = server.BaseAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
 
     private static async Task WaitUntilAnyProcessingAsync(HttpClient client, IReadOnlyList<string> ids)
     {

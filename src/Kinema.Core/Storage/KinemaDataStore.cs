@@ -68,6 +68,14 @@ public sealed class KinemaDataStore : IAsyncDisposable
                 new PostgresApiKeyStore(postgres, time), new PostgresBillingStore(postgres, time));
         }
 
+        if (File.Exists(paths.ImportedMarker))
+        {
+            // A key made or a credit granted here would never reach the nodes that now serve this directory's clients.
+            throw new StoreConfigurationException(
+                $"{paths.DataDirectory} was imported into PostgreSQL ({File.ReadAllText(paths.ImportedMarker).Trim()}); set Kinema:Store:Provider=postgres "
+                + $"and ConnectionStrings:Kinema to work on the shared store, or delete {paths.ImportedMarker} to change the old copy anyway.");
+        }
+
         var sqlite = new SqliteDatabase(paths.Database, fullSync: true, NullLogger.Instance);
         return new KinemaDataStore(sqlite, new SqliteTaskStore(sqlite, time, options), new SqliteApiKeyStore(sqlite, time),
             new SqliteBillingStore(sqlite, time));

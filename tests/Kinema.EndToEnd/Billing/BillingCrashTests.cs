@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using Kinema.Core;
 using Kinema.Core.Storage;
 using Kinema.Core.Tenants;
@@ -68,7 +67,7 @@ public sealed class BillingCrashTests : IAsyncDisposable
         for (var round = 0; round < 5; round++)
         {
             await using var server = await ServerProcess.StartAsync(_data, environment);
-            using var client = Client(server, key);
+            using var client = server.ClientFor(key);
             for (var i = 0; i < 8; i++)
             {
                 ids.Add(await client.CreateAsync(
@@ -81,7 +80,7 @@ public sealed class BillingCrashTests : IAsyncDisposable
 
         await using (var last = await ServerProcess.StartAsync(_data, environment))
         {
-            using var client = Client(last, key);
+            using var client = last.ClientFor(key);
             foreach (var id in ids)
             {
                 var task = await client.WaitForTerminalAsync(id, TimeSpan.FromMinutes(3));
@@ -105,12 +104,6 @@ public sealed class BillingCrashTests : IAsyncDisposable
         (await books.ScalarAsync("SELECT SUM(amount) FROM ledger WHERE tenant_id = 'crash'")).Should().Be(Grant, "the ledger sums to the balance");
     }
 
-    private static HttpClient Client(ServerProcess server, string key)
-    {
-        var client = new HttpClient { BaseAddress = server.BaseAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -136,6 +136,14 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"kinema serve did not become healthy in 60 s (/healthz last gave: {lastAnswer}):\n{Output}");
     }
 
+    /// <summary>A client of this server that sends <paramref name="key"/>.</summary>
+    public HttpClient ClientFor(string key)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, as in a crash or power cut.</summary>
     public async Task KillAsync()
     {

@@ -197,6 +197,9 @@ public sealed class ImportTests : IAsyncLifetime
         var oldNode = await CliRunner.RunAsync(["serve", "--data", Single, "--urls", $"http://127.0.0.1:{LoopbackPorts.Free()}"]);
         oldNode.ExitCode.Should().Be(2);
         oldNode.Stderr.Should().Contain("was imported into PostgreSQL").And.Contain("imported-to-postgres");
+        var oldKeys = await CliRunner.RunAsync(["keys", "create", "--name", "late", "--data", Single]);
+        oldKeys.ExitCode.Should().Be(2);
+        oldKeys.Stderr.Should().Contain("was imported into PostgreSQL").And.Contain("Kinema:Store:Provider=postgres");
     }
 
     [Fact]
@@ -296,7 +299,7 @@ public sealed class ImportTests : IAsyncLifetime
         await using (var single = await ServerProcess.StartAsync(Single, upstream))
         {
             key = (await File.ReadAllTextAsync(new Core.KinemaPaths(Single).CliKey)).Trim();
-            using var client = Client(single, key);
+            using var client = single.ClientFor(key);
             polled = await client.CreateAsync("""{"model":"kling-v3","prompt":"polled before the move","duration":5}""");
             await WaitUntilAsync(() => kling.Polls > 0, "the first task is accepted and polled upstream");
             kling.SubmitDelayAfterRecording = TimeSpan.FromSeconds(30);
@@ -312,7 +315,7 @@ public sealed class ImportTests : IAsyncLifetime
         kling.SubmitDelayAfterRecording = TimeSpan.Zero;
         kling.NeverFinish = false;
         await using var node = await ServerProcess.StartAsync(Path.Combine(_root, "a"), new Dictionary<string, string>(upstream.Concat(SharedEnvironment())));
-        using var onNode = Client(node, key);
+        using var onNode = node.ClientFor(key);
         foreach (var id in new[] { polled, unanswered })
         {
             var task = await onNode.WaitForTerminalAsync(id, TimeSpan.FromSeconds(90));
@@ -327,12 +330,6 @@ public sealed class ImportTests : IAsyncLifetime
         node.Output.Should().Contain("not submitting again");
     }
 
-    private static HttpClient Client(ServerProcess server, string key)
-    {
-        var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using Kinema.Core;
 using Kinema.EndToEnd.Infrastructure;
 
@@ -45,7 +44,7 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         await using (var first = await ServerProcess.StartAsync(_data, Environment))
         {
             key = (await File.ReadAllTextAsync(new KinemaPaths(_data).CliKey)).Trim();
-            using var client = Client(first, key);
+            using var client = first.ClientFor(key);
             id = await client.CreateAsync("""{"model":"kling-v3","prompt":"exactly once","duration":5}""");
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (_kling.Submissions == 0 && DateTime.UtcNow < deadline)
@@ -60,7 +59,7 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         _kling.SubmitDelayAfterRecording = TimeSpan.Zero;
         await using (var second = await ServerProcess.StartAsync(_data, Environment))
         {
-            using var client = Client(second, key);
+            using var client = second.ClientFor(key);
             var task = await client.WaitForTerminalAsync(id, TimeSpan.FromSeconds(60));
 
             task.GetProperty("status").GetString().Should().Be("completed", task.ToString());
@@ -79,7 +78,7 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         _kling.NextSubmitAcceptedLate = true;
         await using var server = await ServerProcess.StartAsync(_data, Environment);
         var key = (await File.ReadAllTextAsync(new KinemaPaths(_data).CliKey)).Trim();
-        using var client = Client(server, key);
+        using var client = server.ClientFor(key);
         var id = await client.CreateAsync("""{"model":"kling-v3","prompt":"accepted late","duration":5}""");
 
         var task = await client.WaitForTerminalAsync(id, TimeSpan.FromSeconds(60));
@@ -89,12 +88,5 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         server.Output.Should().Contain("already holds the task");
         _kling.Submissions.Should().Be(1, "the task the backend took late is the only one");
         _kling.Tasks.Values.Single().ExternalTaskId.Should().Be(id);
-    }
-
-    private static HttpClient Client(ServerProcess server, string key)
-    {
-        var client = new HttpClient { BaseAddress = server.BaseAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
     }
 }

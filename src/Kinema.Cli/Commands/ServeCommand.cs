@@ -29,10 +29,11 @@ internal static class ServeCommand
                 return ExitCodes.Usage;
             }
 
-            if (File.Exists(paths.ImportedMarker) && !Core.Storage.StoreProviders.IsPostgres(Core.Storage.KinemaDataStore.ConfigurationFor(paths)))
+            if (Core.Storage.KinemaDataStore.ImportedInto(paths) is { } imported
+                && !Core.Storage.StoreProviders.IsPostgres(Core.Storage.KinemaDataStore.ConfigurationFor(paths)))
             {
                 await Console.Error.WriteLineAsync(
-                    $"kinema serve: {paths.DataDirectory} was imported into PostgreSQL ({(await File.ReadAllTextAsync(paths.ImportedMarker)).Trim()}); "
+                    $"kinema serve: {paths.DataDirectory} was imported into PostgreSQL ({imported}); "
                     + "serving it on SQLite again would split its clients' tasks between two stores. Serve it with Kinema:Store:Provider=postgres, "
                     + $"or delete {paths.ImportedMarker} to serve the old copy on SQLite anyway");
                 return ExitCodes.Usage;

@@ -68,11 +68,11 @@ public sealed class KinemaDataStore : IAsyncDisposable
                 new PostgresApiKeyStore(postgres, time), new PostgresBillingStore(postgres, time));
         }
 
-        if (File.Exists(paths.ImportedMarker))
+        if (ImportedInto(paths) is { } imported)
         {
             // A key made or a credit granted here would never reach the nodes that now serve this directory's clients.
             throw new StoreConfigurationException(
-                $"{paths.DataDirectory} was imported into PostgreSQL ({File.ReadAllText(paths.ImportedMarker).Trim()}); set Kinema:Store:Provider=postgres "
+                $"{paths.DataDirectory} was imported into PostgreSQL ({imported}); set Kinema:Store:Provider=postgres "
                 + $"and ConnectionStrings:Kinema to work on the shared store, or delete {paths.ImportedMarker} to change the old copy anyway.");
         }
 
@@ -80,6 +80,13 @@ public sealed class KinemaDataStore : IAsyncDisposable
         return new KinemaDataStore(sqlite, new SqliteTaskStore(sqlite, time, options), new SqliteApiKeyStore(sqlite, time),
             new SqliteBillingStore(sqlite, time));
     }
+
+    /// <summary>
+    /// Where <c>kinema import</c> moved this directory's store ("host:port/database, time"), or null when it was never
+    /// imported: SQLite must not take new work in such a directory.
+    /// </summary>
+    public static string? ImportedInto(KinemaPaths paths) =>
+        File.Exists(paths.ImportedMarker) ? File.ReadAllText(paths.ImportedMarker).Trim() : null;
 
     /// <summary>The settings a command outside the server reads, as <c>serve</c> does: <c>{data}/appsettings.json</c>, then the environment.</summary>
     public static IConfiguration ConfigurationFor(KinemaPaths paths) => new ConfigurationBuilder()

@@ -9,10 +9,7 @@ namespace Kinema.Core.Storage.Postgres;
 
 /// <summary>The destination already holds data of its own: an import never merges two stores.</summary>
 internal sealed class ImportTargetNotEmptyException(IReadOnlyList<(string Table, long Rows)> found)
-    : InvalidOperationException("the PostgreSQL database already holds " + SingleNodeImport.Describe(found))
-{
-    public IReadOnlyList<(string Table, long Rows)> Found { get; } = found;
-}
+    : InvalidOperationException("the PostgreSQL database already holds " + SingleNodeImport.Describe(found));
 
 /// <summary>
 /// Moves a single node's data directory (its SQLite store, the key that signs its links, its result files) into the
@@ -125,7 +122,7 @@ internal static class SingleNodeImport
         using var read = source.OpenRead();
         await using var connection = await target.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await ExecuteAsync(connection, $"LOCK TABLE {string.Join(", ", Tables)} IN SHARE ROW EXCLUSIVE MODE", cancellationToken);
+        await PostgresSchema.ExecuteAsync(connection, $"LOCK TABLE {string.Join(", ", Tables)} IN SHARE ROW EXCLUSIVE MODE", cancellationToken);
         if (await CountAsync(connection, transaction, cancellationToken) is { Count: > 0 } found)
         {
             throw new ImportTargetNotEmptyException(found);
@@ -138,7 +135,7 @@ internal static class SingleNodeImport
         }
 
         // The ledger's ids are kept (clients page by them), so its identity continues after the highest one.
-        await ExecuteAsync(connection,
+        await PostgresSchema.ExecuteAsync(connection,
             "SELECT setval(pg_get_serial_sequence('ledger', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM ledger", cancellationToken);
         await using (var key = new NpgsqlCommand("""
             INSERT INTO node_secrets (name, value) VALUES ('signing', @value)
@@ -241,12 +238,6 @@ internal static class SingleNodeImport
         }
 
         return counts;
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>"1,204 tasks"-style counts for the operator.</summary>
